@@ -1,0 +1,1 @@
+"""Kaltim Land API: land information for East Kalimantan's industrial zones."""

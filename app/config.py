@@ -1,0 +1,60 @@
+"""Settings, read once from the environment (and an optional .env file)."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# East Kalimantan's bounding box (min lon, min lat, max lon, max lat), rounded outwards from the
+# province's regency boundaries (Kepmendagri 300.2.2-2430/2025 via cahyadsn/wilayah_boundaries),
+# with a margin for its coastal waters.
+KALTIM_BBOX = (113.8, -2.6, 119.3, 2.6)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/kaltim",
+        description="SQLAlchemy URL of the PostGIS database (asyncpg driver).",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated keys that may write. Empty: nothing may write.",
+    )
+    area_of_interest: Annotated[tuple[float, float, float, float], NoDecode] = Field(
+        KALTIM_BBOX,
+        description="min_lon,min_lat,max_lon,max_lat: incoming geometry must lie inside it.",
+    )
+    default_page_size: int = 100
+    max_page_size: int = 10_000
+    db_pool_size: int = 10
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("area_of_interest", mode="before")
+    @classmethod
+    def _split_bbox(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(float(part) for part in value.split(","))
+        if len(value) != 4 or value[0] >= value[2] or value[1] >= value[3]:
+            raise ValueError("area_of_interest must be min_lon,min_lat,max_lon,max_lat with min < max")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,148 @@
+"""Tables. The schema itself changes only through the Alembic revisions in migrations/."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Double,
+    Identity,
+    MetaData,
+    Numeric,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class ZoneKind(StrEnum):
+    industrial_estate = "industrial_estate"
+    special_economic_zone = "special_economic_zone"
+
+
+class ZoneStatus(StrEnum):
+    planned = "planned"
+    developing = "developing"
+    operating = "operating"
+
+
+class LandStatus(StrEnum):
+    available = "available"
+    reserved = "reserved"
+    allocated = "allocated"
+    occupied = "occupied"
+
+
+class LandRights(StrEnum):
+    HPL = "HPL"
+    HGB = "HGB"
+    HGU = "HGU"
+    hak_milik = "hak_milik"
+    state_land = "state_land"
+    unknown = "unknown"
+
+
+class FacilityKind(StrEnum):
+    port = "port"
+    airport = "airport"
+    capital = "capital"
+    city = "city"
+    power = "power"
+    other = "other"
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Geodesic area on the WGS84 spheroid, in hectares; derived by PostgreSQL, never written.
+AREA_HA = "ST_Area(geom::geography, true) / 10000.0"
+
+
+def one_of(column: str, enum: type[StrEnum]) -> str:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class Zone(Timestamps, Base):
+    __tablename__ = "zone"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", ZoneKind), name="kind"),
+        CheckConstraint(one_of("status", ZoneStatus), name="status"),
+        CheckConstraint("code ~ '^[a-z0-9]+(-[a-z0-9]+)*$'", name="code_slug"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    regency: Mapped[str | None] = mapped_column(Text)
+    sectors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))
+
+
+class Parcel(Timestamps, Base):
+    __tablename__ = "parcel"
+    __table_args__ = (
+        CheckConstraint(one_of("land_status", LandStatus), name="land_status"),
+        CheckConstraint(one_of("land_rights", LandRights), name="land_rights"),
+        CheckConstraint("price_idr_per_m2 IS NULL OR price_idr_per_m2 >= 0", name="price"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    land_status: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    land_rights: Mapped[str] = mapped_column(Text, server_default="unknown", nullable=False)
+    land_use: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(Text)
+    sector: Mapped[str | None] = mapped_column(Text)
+    price_idr_per_m2: Mapped[float | None] = mapped_column(Numeric(18, 2))
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))
+
+
+class Facility(Timestamps, Base):
+    __tablename__ = "facility"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", FacilityKind), name="kind"),
+        CheckConstraint("code ~ '^[a-z0-9]+(-[a-z0-9]+)*$'", name="code_slug"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+    geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=True), nullable=False)
