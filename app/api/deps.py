@@ -1,0 +1,112 @@
+"""What routes share: settings, the write key, paging, bbox and list parameters, GeoJSON responses."""
+
+import json
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings, get_settings
+from app.errors import Unauthorized, ValidationProblem
+from app.geometry import BBox, parse_bbox
+from app.queries.features import Page
+
+GEOJSON = "application/geo+json"
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="A key from the API_KEYS setting.")
+
+
+def require_write_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if credentials is None:
+        raise Unauthorized("This request writes data: send `Authorization: Bearer <key>`.")
+    given = credentials.credentials.encode()
+    if not any(secrets.compare_digest(given, key.encode()) for key in settings.api_keys):
+        raise Unauthorized("The API key is not valid.")
+
+
+WriteKey = Depends(require_write_key)
+
+
+class GeoJSONResponse(Response):
+    media_type = GEOJSON
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def paging(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, description="Features per page (default 100).")] = None,
+    offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
+) -> Paging:
+    limit = limit or settings.default_page_size
+    if limit > settings.max_page_size:
+        raise ValidationProblem(f"limit: at most {settings.max_page_size} features per page.")
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def bbox_param(
+    bbox: Annotated[
+        str | None,
+        Query(description="minLon,minLat,maxLon,maxLat (WGS 84): features that intersect the box.",
+              examples=["116.70,-1.20,116.85,-1.05"]),
+    ] = None,
+) -> BBox | None:
+    if bbox is None:
+        return None
+    try:
+        return parse_bbox(bbox)
+    except ValueError as exc:
+        raise ValidationProblem(f"bbox: {exc}.") from None
+
+
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+
+
+def csv_enum(name: str, text: str | None, enum: type[StrEnum]) -> list[str] | None:
+    """`a,b` -> ['a', 'b'], each checked against `enum`; None when absent."""
+    if text is None:
+        return None
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    allowed = [member.value for member in enum]
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        raise ValidationProblem(
+            f"{name}: unknown value {', '.join(map(repr, unknown)) or 'none given'}; "
+            f"allowed: {', '.join(allowed)}."
+        )
+    return list(dict.fromkeys(values))
+
+
+def _page_url(request: Request, limit: int, offset: int) -> str:
+    return str(request.url.include_query_params(limit=limit, offset=offset))
+
+
+def collection(page: Page, request: Request, paging: Paging | None = None) -> GeoJSONResponse:
+    """A FeatureCollection around features built by PostgreSQL, with self/next/prev links."""
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if paging is not None:
+        if paging.offset + page.returned < page.matched:
+            links.append({"href": _page_url(request, paging.limit, paging.offset + paging.limit),
+                          "rel": "next", "type": GEOJSON})
+        if paging.offset > 0:
+            links.append({"href": _page_url(request, paging.limit, max(paging.offset - paging.limit, 0)),
+                          "rel": "prev", "type": GEOJSON})
+    head = json.dumps({"type": "FeatureCollection", "numberMatched": page.matched,
+                       "numberReturned": page.returned, "links": links})
+    return GeoJSONResponse(head[:-1] + ', "features": ' + page.features + "}")

@@ -1,0 +1,62 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import GEOJSON, GeoJSONResponse, PagingDep, SettingsDep, WriteKey, collection, csv_enum
+from app.db import SessionDep
+from app.models import FacilityKind
+from app.queries import facilities
+from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.facilities import FacilityCreate, FacilityFeature, FacilityPatch
+
+router = APIRouter(prefix="/facilities", tags=["facilities"])
+
+FEATURE = {200: {"model": FacilityFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
+WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+Kinds = Annotated[str | None, Query(description="Comma-separated facility kinds, e.g. `port,capital`.")]
+
+
+@router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def list_facilities(request: Request, session: SessionDep, paging: PagingDep, kind: Kinds = None):
+    """Facilities (ports, airports, IKN ...) as a FeatureCollection, ordered by code."""
+    kinds = csv_enum("kind", kind, FacilityKind)
+    return collection(await facilities.list_facilities(session, kinds, paging.limit, paging.offset),
+                      request, paging)
+
+
+@router.get("/nearest", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def nearest_facilities(
+    request: Request,
+    session: SessionDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84.")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84.")],
+    kind: Kinds = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+):
+    """The facilities nearest to a point, nearest first; each feature carries `distance_m`, the
+    geodesic distance on the WGS84 spheroid (0 when the point lies inside the facility)."""
+    kinds = csv_enum("kind", kind, FacilityKind)
+    return collection(await facilities.nearest_to_point(session, lon, lat, kinds, limit), request)
+
+
+@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
+             responses={201: {"model": FacilityFeature}, **WRITE})
+async def create_facility(body: FacilityCreate, session: SessionDep, settings: SettingsDep):
+    code, feature = await facilities.create_facility(session, body, settings)
+    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/facilities/{code}"})
+
+
+@router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
+async def get_facility(code: str, session: SessionDep):
+    return GeoJSONResponse(await facilities.get_facility(session, code))
+
+
+@router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
+async def update_facility(code: str, body: FacilityPatch, session: SessionDep, settings: SettingsDep):
+    return GeoJSONResponse(await facilities.update_facility(session, code, body, settings))
+
+
+@router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
+async def delete_facility(code: str, session: SessionDep):
+    await facilities.delete_facility(session, code)
+    return Response(status_code=204)

@@ -1,0 +1,87 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.api.deps import (
+    GEOJSON,
+    BBoxDep,
+    GeoJSONResponse,
+    PagingDep,
+    SettingsDep,
+    WriteKey,
+    collection,
+    csv_enum,
+)
+from app.db import SessionDep
+from app.models import FacilityKind, LandStatus
+from app.queries import parcels
+from app.queries.parcels import ParcelFilter
+from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.parcels import ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
+
+router = APIRouter(prefix="/parcels", tags=["parcels"])
+
+FEATURE = {200: {"model": ParcelFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
+WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+Repair = Annotated[bool, Query(description="Make invalid geometry valid instead of refusing it.")]
+AllowOverlap = Annotated[bool, Query(description="Store the parcel even if it overlaps others.")]
+ParcelId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The parcel's id.")]
+
+
+@router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def list_parcels(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    land_status: Annotated[str | None, Query(description="Comma-separated land statuses.")] = None,
+    zone: Annotated[str | None, Query(description="Code of a zone that must cover the parcel.")] = None,
+):
+    """Parcels as a GeoJSON FeatureCollection, ordered by id, filtered by bbox, status and zone."""
+    await parcels.check_zone_filter(session, zone)
+    f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), zone=zone)
+    return collection(await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging)
+
+
+@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
+             responses={201: {"model": ParcelFeature}, **WRITE})
+async def create_parcel(body: ParcelCreate, session: SessionDep, settings: SettingsDep,
+                        repair: Repair = False, allow_overlap: AllowOverlap = False):
+    """Create a parcel from a GeoJSON Feature (Polygon or MultiPolygon). Its id is assigned here.
+    A parcel whose interior overlaps another's is refused (409) unless `allow_overlap=true`."""
+    parcel_id, feature = await parcels.create_parcel(session, body, settings,
+                                                     repair=repair, allow_overlap=allow_overlap)
+    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/parcels/{parcel_id}"})
+
+
+@router.get("/{parcel_id}", response_class=GeoJSONResponse, responses=FEATURE)
+async def get_parcel(parcel_id: ParcelId, session: SessionDep):
+    return GeoJSONResponse(await parcels.get_parcel(session, parcel_id))
+
+
+@router.patch("/{parcel_id}", response_class=GeoJSONResponse, dependencies=[WriteKey],
+              responses={**FEATURE, **WRITE})
+async def update_parcel(parcel_id: ParcelId, body: ParcelPatch, session: SessionDep, settings: SettingsDep,
+                        repair: Repair = False, allow_overlap: AllowOverlap = False):
+    """Change the properties sent (and the geometry, if sent); the rest stays."""
+    feature = await parcels.update_parcel(session, parcel_id, body, settings,
+                                          repair=repair, allow_overlap=allow_overlap)
+    return GeoJSONResponse(feature)
+
+
+@router.delete("/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
+async def delete_parcel(parcel_id: ParcelId, session: SessionDep):
+    await parcels.delete_parcel(session, parcel_id)
+    return Response(status_code=204)
+
+
+@router.get("/{parcel_id}/distances", response_model=ParcelDistances, responses={404: {"model": ProblemOut}})
+async def parcel_distances(
+    parcel_id: ParcelId,
+    session: SessionDep,
+    kinds: Annotated[str, Query(description="Comma-separated facility kinds.")] = "port,capital",
+):
+    """The nearest facility of each kind to the parcel, with its geodesic distance in metres on the
+    WGS84 spheroid (0 when the facility lies inside the parcel)."""
+    wanted = csv_enum("kinds", kinds, FacilityKind)
+    return Response(await parcels.distances(session, parcel_id, wanted), media_type="application/json")

@@ -1,0 +1,79 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import (
+    GEOJSON,
+    BBoxDep,
+    GeoJSONResponse,
+    PagingDep,
+    SettingsDep,
+    WriteKey,
+    collection,
+    csv_enum,
+)
+from app.db import SessionDep
+from app.models import LandStatus
+from app.queries import parcels, zones
+from app.queries.parcels import ParcelFilter, Relation
+from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.zones import ZoneCreate, ZoneFeature, ZonePatch
+
+router = APIRouter(prefix="/zones", tags=["zones"])
+
+FEATURE = {200: {"model": ZoneFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
+WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+Repair = Annotated[bool, Query(description="Make invalid geometry valid instead of refusing it.")]
+
+
+@router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def list_zones(request: Request, session: SessionDep, paging: PagingDep):
+    """All zones as a GeoJSON FeatureCollection, ordered by code."""
+    page = await zones.list_zones(session, paging.limit, paging.offset)
+    return collection(page, request, paging)
+
+
+@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
+             responses={201: {"model": ZoneFeature}, **WRITE})
+async def create_zone(body: ZoneCreate, session: SessionDep, settings: SettingsDep, repair: Repair = False):
+    """Create a zone from a GeoJSON Feature (Polygon or MultiPolygon)."""
+    code, feature = await zones.create_zone(session, body, settings, repair)
+    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/zones/{code}"})
+
+
+@router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
+async def get_zone(code: str, session: SessionDep):
+    return GeoJSONResponse(await zones.get_zone(session, code))
+
+
+@router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
+async def update_zone(code: str, body: ZonePatch, session: SessionDep, settings: SettingsDep,
+                      repair: Repair = False):
+    """Change the properties sent (and the geometry, if sent); the rest stays."""
+    return GeoJSONResponse(await zones.update_zone(session, code, body, settings, repair))
+
+
+@router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
+async def delete_zone(code: str, session: SessionDep):
+    await zones.delete_zone(session, code)
+    return Response(status_code=204)
+
+
+@router.get("/{code}/parcels", response_class=GeoJSONResponse,
+            responses={200: {"model": FeatureCollection}, 404: {"model": ProblemOut}})
+async def parcels_in_zone(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    relation: Annotated[Relation, Query(description="`within`: covered by the zone; "
+                                                    "`intersects`: touching it at all, with `share_in_zone`.")]
+    = "within",
+    land_status: Annotated[str | None, Query(description="Comma-separated land statuses.")] = None,
+):
+    """The parcels in a zone. With `relation=intersects` each carries `share_in_zone`, the share
+    (0-1) of its geodesic area that lies inside the zone."""
+    f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), relation=relation)
+    page = await parcels.list_parcels_in_zone(session, code, f, paging.limit, paging.offset)
+    return collection(page, request, paging)

@@ -1,0 +1,161 @@
+"""Domain errors and their RFC 9457 problem responses, mapped in one place."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("app.errors")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+# slug -> (title, what it means); served at /problems/{slug} so every `type` resolves.
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "bad-request": ("Bad request", "The request could not be read, e.g. malformed JSON."),
+    "validation": ("Invalid request", "A parameter or a property failed validation; see `errors`."),
+    "geometry-invalid": (
+        "Invalid geometry",
+        "The geometry is not valid GeoJSON for this resource: wrong type, unclosed or short ring, "
+        "self-intersection, or coordinates outside the world or the area of interest. "
+        "`reason` says which; `hint` says how to fix it where a fix is obvious.",
+    ),
+    "not-found": ("Not found", "No resource with that identifier."),
+    "duplicate": ("Duplicate", "A resource with that code already exists."),
+    "parcel-overlap": (
+        "Parcel overlaps",
+        "The parcel's interior overlaps other parcels, listed in `overlapping_parcel_ids`. "
+        "Send `allow_overlap=true` to store it anyway.",
+    ),
+    "unauthorized": ("Unauthorized", "Writes need `Authorization: Bearer <key>` with a valid key."),
+    "method-not-allowed": ("Method not allowed", "The resource does not support that method."),
+    "internal": ("Internal error", "An unexpected error; it has been logged."),
+}
+
+
+class Problem(Exception):
+    """An error that becomes a problem response. Subclasses fix status and type."""
+
+    status = 400
+    slug = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class ValidationProblem(Problem):
+    status = 422
+    slug = "validation"
+
+
+class GeometryInvalid(Problem):
+    status = 422
+    slug = "geometry-invalid"
+
+    def __init__(self, reason: str, hint: str | None = None, **extensions: Any) -> None:
+        if hint:
+            extensions["hint"] = hint
+        super().__init__(reason, reason=reason, **extensions)
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+
+
+class Duplicate(Problem):
+    status = 409
+    slug = "duplicate"
+
+
+class ParcelOverlap(Problem):
+    status = 409
+    slug = "parcel-overlap"
+
+    def __init__(self, ids: list[int]) -> None:
+        shown = ", ".join(str(i) for i in ids)
+        super().__init__(f"The parcel overlaps existing parcels: {shown}.", overlapping_parcel_ids=ids)
+
+
+class Unauthorized(Problem):
+    status = 401
+    slug = "unauthorized"
+
+
+def problem_response(
+    status: int, slug: str, detail: str, request: Request, headers: dict | None = None, **extensions: Any
+) -> JSONResponse:
+    title = PROBLEM_TYPES.get(slug, (slug, ""))[0]
+    body = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors without echoing the (possibly huge) input or internal context objects."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+        for error in errors
+    ]
+
+
+def _location(error: dict) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+    return ".".join(loc) or "request"
+
+
+# SQLSTATE classes: 22 data exception, 23 integrity constraint violation.
+def _sqlstate(exc: DBAPIError) -> tuple[str, str | None]:
+    orig = getattr(exc.orig, "__cause__", None) or exc.orig
+    return getattr(orig, "sqlstate", "") or "", getattr(orig, "constraint_name", None)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.status, exc.slug, exc.detail, request, headers, **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            msg = errors[0].get("ctx", {}).get("error", "") if errors else ""
+            return problem_response(400, "bad-request", f"The body is not valid JSON: {msg}", request)
+        detail = "; ".join(f"{_location(e)}: {e.get('msg', '')}" for e in errors[:5])
+        return problem_response(422, "validation", detail, request, errors=_validation_errors(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "bad-request")
+        return problem_response(exc.status_code, slug, str(exc.detail), request, exc.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate, constraint = _sqlstate(exc)
+        if sqlstate == "23505":
+            return problem_response(409, "duplicate", "A resource with that code already exists.", request,
+                                    constraint=constraint)
+        if sqlstate.startswith(("22", "23")):
+            message = str(getattr(exc.orig, "__cause__", None) or exc.orig).splitlines()[0]
+            return problem_response(422, "validation", f"The database refused a value: {message}", request,
+                                    constraint=constraint)
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal", "An unexpected database error occurred.", request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal", "An unexpected error occurred.", request)

@@ -1,0 +1,45 @@
+"""The application: routers, problem handlers, and the database engine's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import errors
+from app.api import facilities, meta, parcels, zones
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+
+DESCRIPTION = """
+Land information for East Kalimantan's priority industrial zones — Kariangau (Balikpapan),
+Maloy Batuta Trans Kalimantan (Kutai Timur) and Buluminung (Penajam Paser Utara) — their land
+parcels, and the facilities that matter for siting: ports, the airport and IKN Nusantara.
+
+* Every resource is a GeoJSON Feature (RFC 7946, WGS 84, `[lon, lat]`); lists are
+  FeatureCollections with `numberMatched`, `numberReturned` and `next`/`prev` links.
+* Distances and areas are geodesic on the WGS84 spheroid, in metres and hectares.
+* Errors are RFC 9457 problem details (`application/problem+json`).
+* Reads are open; writes need `Authorization: Bearer <key>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.dependency_overrides[get_settings] = lambda: settings
+    errors.install(app)
+    for module in (meta, zones, parcels, facilities):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

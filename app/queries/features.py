@@ -1,0 +1,150 @@
+"""Generic feature CRUD over one table: every resource is a GeoJSON Feature built in SQL.
+
+A resource describes its table, its key and how a row becomes a Feature (`json_build_object`
+over the row alias `t`); the functions here do the rest with bound parameters only. Column
+names come from the resource's fixed list, never from the request.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound
+
+# GeoJSON output precision: 8 decimals of a degree is about 1 mm.
+PRECISION = 8
+
+
+def feature_sql(id_expr: str, properties: Mapping[str, str], alias: str = "t") -> str:
+    """A `json_build_object` that renders row `alias` as a GeoJSON Feature."""
+    props = ", ".join(f"'{name}', {expr}" for name, expr in properties.items())
+    return (
+        f"json_build_object('type', 'Feature', 'id', {id_expr}, "
+        f"'geometry', ST_AsGeoJSON({alias}.geom, {PRECISION})::json, "
+        f"'properties', json_build_object({props}))"
+    )
+
+
+@dataclass(frozen=True)
+class Resource:
+    label: str                      # "parcel": used in messages
+    table: str
+    key: str                        # column that identifies a row in URLs: "code" or "id"
+    properties: Mapping[str, str]   # output property name -> SQL expression over `t`
+    jsonb_columns: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def feature(self) -> str:
+        return feature_sql(f"t.{self.key}", self.properties)
+
+    def not_found(self, key: Any) -> NotFound:
+        return NotFound(f"No {self.label} with {self.key} {key!r}.")
+
+
+@dataclass(frozen=True)
+class Page:
+    features: str      # a JSON array of Features, as text
+    matched: int
+    returned: int
+
+
+def _bind(resource: Resource, values: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Column placeholders and parameters for `values`; JSONB columns are sent as JSON text."""
+    placeholders, params = [], {}
+    for column, value in values.items():
+        if column in resource.jsonb_columns:
+            placeholders.append(f"CAST(:{column} AS jsonb)")
+            params[column] = json.dumps(value)
+        else:
+            placeholders.append(f":{column}")
+            params[column] = value
+    return placeholders, params
+
+
+GEOM_FROM_WKB = "ST_GeomFromWKB(:geom, 4326)"
+
+
+async def fetch(session: AsyncSession, resource: Resource, key: Any) -> str:
+    sql = f"SELECT ({resource.feature})::text FROM {resource.table} t WHERE t.{resource.key} = :key"
+    feature = await session.scalar(text(sql), {"key": key})
+    if feature is None:
+        raise resource.not_found(key)
+    return feature
+
+
+async def exists(session: AsyncSession, resource: Resource, key: Any) -> bool:
+    sql = f"SELECT EXISTS (SELECT 1 FROM {resource.table} WHERE {resource.key} = :key)"
+    return bool(await session.scalar(text(sql), {"key": key}))
+
+
+async def insert(
+    session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes
+) -> tuple[Any, str]:
+    """Insert one row; return its key and the row as a Feature. The caller commits."""
+    placeholders, params = _bind(resource, values)
+    columns = ", ".join([*values, "geom"])
+    sql = (
+        f"WITH t AS (INSERT INTO {resource.table} ({columns}) "
+        f"VALUES ({', '.join([*placeholders, GEOM_FROM_WKB])}) RETURNING *) "
+        f"SELECT t.{resource.key}, ({resource.feature})::text FROM t"
+    )
+    key, feature = (await session.execute(text(sql), {**params, "geom": geom})).one()
+    return key, feature
+
+
+async def update(
+    session: AsyncSession, resource: Resource, key: Any, values: Mapping[str, Any], geom: bytes | None
+) -> str:
+    """Change the given columns (and the geometry if given) and return the Feature. The caller commits."""
+    placeholders, params = _bind(resource, values)
+    sets = [f"{column} = {placeholder}" for column, placeholder in zip(values, placeholders)]
+    if geom is not None:
+        sets.append(f"geom = {GEOM_FROM_WKB}")
+        params["geom"] = geom
+    sets.append("updated_at = now()")
+    sql = (
+        f"WITH t AS (UPDATE {resource.table} SET {', '.join(sets)} "
+        f"WHERE {resource.key} = :key RETURNING *) SELECT ({resource.feature})::text FROM t"
+    )
+    feature = await session.scalar(text(sql), {**params, "key": key})
+    if feature is None:
+        raise resource.not_found(key)
+    return feature
+
+
+async def delete(session: AsyncSession, resource: Resource, key: Any) -> None:
+    sql = f"DELETE FROM {resource.table} WHERE {resource.key} = :key RETURNING 1"
+    if await session.scalar(text(sql), {"key": key}) is None:
+        raise resource.not_found(key)
+    await session.commit()
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    feature: str,
+    source: str,
+    where: list[str],
+    params: Mapping[str, Any],
+    order: str,
+    limit: int,
+    offset: int,
+) -> Page:
+    """One page of Features from `source` (a FROM clause with alias `t`), with the total match count."""
+    condition = " AND ".join(where) or "true"
+    sql = f"""
+        WITH page AS (
+            SELECT {order} AS sort_key, {feature} AS feature
+            FROM {source} WHERE {condition}
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        )
+        SELECT (SELECT count(*) FROM {source} WHERE {condition}) AS matched,
+               (SELECT count(*) FROM page) AS returned,
+               (SELECT coalesce(json_agg(feature ORDER BY sort_key), '[]'::json)::text FROM page) AS features
+    """
+    row = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).one()
+    return Page(features=row.features, matched=row.matched, returned=row.returned)

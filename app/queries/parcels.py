@@ -1,0 +1,195 @@
+"""Parcels: CRUD with the overlap rule, filtered pages, parcels in a zone, distances to facilities."""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import ParcelOverlap, ValidationProblem
+from app.geometry import POLYGONAL, BBox, normalise, to_wkb
+from app.queries import features
+from app.queries.facilities import KNN_SPARE
+from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
+from app.queries.zones import ZONE, zone_exists
+from app.schemas.parcels import ParcelCreate, ParcelPatch
+
+Relation = Literal["within", "intersects"]
+
+# The zones a parcel lies in are a spatial fact, computed from the zone geometry on every read.
+ZONES_OF_PARCEL = (
+    "(SELECT coalesce(json_agg(z.code ORDER BY z.code), '[]'::json) "
+    "FROM zone z WHERE ST_CoveredBy(t.geom, z.geom))"
+)
+
+PROPERTIES = {
+    "code": "t.code",
+    "land_status": "t.land_status",
+    "land_rights": "t.land_rights",
+    "land_use": "t.land_use",
+    "holder": "t.holder",
+    "sector": "t.sector",
+    "price_idr_per_m2": "t.price_idr_per_m2",
+    "attributes": "t.attributes",
+    "area_ha": "round(t.area_ha::numeric, 4)",
+    "zones": ZONES_OF_PARCEL,
+    "created_at": "t.created_at",
+    "updated_at": "t.updated_at",
+}
+
+PARCEL = Resource(
+    label="parcel",
+    table="parcel",
+    key="id",
+    properties=PROPERTIES,
+    jsonb_columns=frozenset({"attributes"}),
+)
+
+# Share of the parcel's (geodesic) area inside zone `z`; 1 without computing an intersection
+# when the zone covers the parcel.
+SHARE_IN_ZONE = (
+    "CASE WHEN ST_CoveredBy(t.geom, z.geom) THEN 1.0 "
+    "ELSE round((ST_Area(ST_Intersection(t.geom, z.geom)::geography, true) "
+    "/ nullif(t.area_ha * 10000.0, 0))::numeric, 6) END"
+)
+FEATURE_WITH_SHARE = feature_sql("t.id", {**PROPERTIES, "share_in_zone": SHARE_IN_ZONE})
+
+ZONE_RELATION = {
+    "within": "ST_CoveredBy(t.geom, z.geom)",
+    "intersects": "ST_Intersects(t.geom, z.geom)",
+}
+
+
+@dataclass(frozen=True)
+class ParcelFilter:
+    bbox: BBox | None = None
+    land_status: list[str] | None = None
+    zone: str | None = None
+    relation: Relation = "within"
+
+
+def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
+    """FROM clause, conditions and parameters for a filter. Each condition is index-served."""
+    source, where, params = "parcel t", [], {}
+    if f.zone is not None:
+        source = f"parcel t JOIN zone z ON z.code = :zone AND {ZONE_RELATION[f.relation]}"
+        params["zone"] = f.zone
+    if f.bbox is not None:
+        where.append("ST_Intersects(t.geom, ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326))")
+        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), f.bbox))
+    if f.land_status:
+        where.append("t.land_status = ANY(:land_status)")
+        params["land_status"] = f.land_status
+    return source, where, params
+
+
+async def list_parcels(
+    session: AsyncSession, f: ParcelFilter, limit: int, offset: int, *, with_share: bool = False
+) -> Page:
+    source, where, params = _scope(f)
+    return await features.page(
+        session, feature=FEATURE_WITH_SHARE if with_share else PARCEL.feature,
+        source=source, where=where, params=params, order="t.id", limit=limit, offset=offset,
+    )
+
+
+async def list_parcels_in_zone(
+    session: AsyncSession, code: str, f: ParcelFilter, limit: int, offset: int
+) -> Page:
+    if not await zone_exists(session, code):
+        raise ZONE.not_found(code)
+    scoped = ParcelFilter(bbox=f.bbox, land_status=f.land_status, zone=code, relation=f.relation)
+    return await list_parcels(session, scoped, limit, offset, with_share=f.relation == "intersects")
+
+
+async def check_zone_filter(session: AsyncSession, code: str | None) -> None:
+    if code is not None and not await zone_exists(session, code):
+        raise ValidationProblem(f"zone: no zone with code {code!r}.")
+
+
+async def get_parcel(session: AsyncSession, parcel_id: int) -> str:
+    return await features.fetch(session, PARCEL, parcel_id)
+
+
+async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 0) -> None:
+    """Refuse a geometry whose interior overlaps another parcel's (shared edges are fine).
+
+    Parcel geometry writes are serialised by a transaction-level advisory lock, so two
+    concurrent writes cannot both pass this check with overlapping parcels.
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('parcel.geom'))"))
+    sql = f"""
+        WITH g AS (SELECT {GEOM_FROM_WKB} AS geom)
+        SELECT p.id FROM parcel p, g
+        WHERE p.geom && g.geom AND ST_Relate(p.geom, g.geom, '2********') AND p.id <> :exclude
+        ORDER BY p.id LIMIT 100
+    """
+    ids = list((await session.scalars(text(sql), {"geom": geom, "exclude": exclude_id})).all())
+    if ids:
+        raise ParcelOverlap(ids)
+
+
+async def create_parcel(
+    session: AsyncSession, body: ParcelCreate, settings: Settings, *, repair: bool, allow_overlap: bool
+) -> tuple[Any, str]:
+    geom = to_wkb(normalise(body.geometry.model_dump(), POLYGONAL, settings.area_of_interest, repair=repair))
+    if not allow_overlap:
+        await _refuse_overlap(session, geom)
+    key, feature = await features.insert(session, PARCEL, body.properties.model_dump(mode="json"), geom)
+    await session.commit()
+    return key, feature
+
+
+async def update_parcel(
+    session: AsyncSession, parcel_id: int, body: ParcelPatch, settings: Settings, *,
+    repair: bool, allow_overlap: bool,
+) -> str:
+    geom = None
+    if body.geometry is not None:
+        geom = to_wkb(normalise(body.geometry.model_dump(), POLYGONAL, settings.area_of_interest, repair=repair))
+        if not allow_overlap:
+            await _refuse_overlap(session, geom, exclude_id=parcel_id)
+    values = body.properties.model_dump(mode="json", exclude_unset=True)
+    feature = await features.update(session, PARCEL, parcel_id, values, geom)
+    await session.commit()
+    return feature
+
+
+async def delete_parcel(session: AsyncSession, parcel_id: int) -> None:
+    await features.delete(session, PARCEL, parcel_id)
+
+
+async def distances(session: AsyncSession, parcel_id: int, kinds: list[str]) -> str:
+    """For each kind, the facility nearest to the parcel and its geodesic distance (0 if inside).
+
+    KNN (`<->`) on the facility index picks candidates; the spheroid distance ranks them.
+    """
+    sql = """
+        SELECT json_build_object(
+            'parcel_id', p.id,
+            'nearest', json_object_agg(k.kind, CASE WHEN n.code IS NULL THEN NULL ELSE
+                json_build_object('code', n.code, 'name', n.name,
+                                  'distance_m', round(n.distance_m::numeric, 2)) END
+                ORDER BY k.position)
+        )::text
+        FROM parcel p
+        CROSS JOIN unnest(CAST(:kinds AS text[])) WITH ORDINALITY AS k(kind, position)
+        LEFT JOIN LATERAL (
+            SELECT c.code, c.name, ST_Distance(c.geom::geography, p.geom::geography, true) AS distance_m
+            FROM (
+                SELECT f.code, f.name, f.geom FROM facility f
+                WHERE f.kind = k.kind
+                ORDER BY f.geom <-> p.geom
+                LIMIT :candidates
+            ) c
+            ORDER BY distance_m, c.code
+            LIMIT 1
+        ) n ON true
+        WHERE p.id = :id
+        GROUP BY p.id
+    """
+    result = await session.scalar(text(sql), {"id": parcel_id, "kinds": kinds, "candidates": 1 + KNN_SPARE})
+    if result is None:
+        raise PARCEL.not_found(parcel_id)
+    return result

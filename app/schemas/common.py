@@ -1,0 +1,113 @@
+"""Shapes shared by every resource: GeoJSON geometry and features, collections, problems."""
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GeometryType = Literal[
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"
+]
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+def code_field(default: Any = ...) -> Any:
+    return Field(default, min_length=1, max_length=64, pattern=SLUG,
+                 description="Lower-case slug: letters, digits and single hyphens.")
+
+
+def text_field(default: Any = ..., max_length: int = 500) -> Any:
+    return Field(default, min_length=1, max_length=max_length)
+
+
+def attributes_field() -> Any:
+    return Field(default_factory=dict, description="Free-form properties, stored as JSONB.")
+
+
+class GeometryIn(BaseModel):
+    """A GeoJSON geometry (RFC 7946). Its coordinates are checked by the geometry rules."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: GeometryType
+    coordinates: Any = Field(description="Positions are [longitude, latitude] in WGS 84.")
+
+
+class Geometry(BaseModel):
+    type: GeometryType
+    coordinates: Any
+
+
+class PropertiesIn(BaseModel):
+    """Properties a client sends. Read-only ones are dropped, any other unknown one is refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    read_only: ClassVar[frozenset[str]] = frozenset({"area_ha", "created_at", "updated_at"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in cls.read_only}
+        return data
+
+
+class FeatureIn(BaseModel):
+    """Shared shape of an incoming Feature; `id` and foreign members are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["Feature"]
+
+
+class PatchIn(FeatureIn):
+    """A partial Feature: only the members present change; `type` may be left out."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: GeometryIn | None = None
+
+    @model_validator(mode="after")
+    def _geometry_not_null(self) -> "PatchIn":
+        if "geometry" in self.model_fields_set and self.geometry is None:
+            raise ValueError("geometry cannot be null")
+        return self
+
+
+def refuse_nulls(model: BaseModel, *fields: str) -> None:
+    """In a patch, these properties may be left out but not cleared."""
+    cleared = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
+    if cleared:
+        raise ValueError(f"{', '.join(cleared)} cannot be null")
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class TimestampsOut(BaseModel):
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeatureCollection(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    numberMatched: int
+    numberReturned: int
+    links: list[Link]
+    features: list[Any]
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details; extension members vary by `type`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str

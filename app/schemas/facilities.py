@@ -1,0 +1,63 @@
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.models import FacilityKind
+from app.schemas.common import (
+    attributes_field,
+    code_field,
+    FeatureIn,
+    Geometry,
+    GeometryIn,
+    PatchIn,
+    PropertiesIn,
+    text_field,
+    TimestampsOut,
+    refuse_nulls,
+)
+
+
+class FacilityPropertiesIn(PropertiesIn):
+    code: str = code_field()
+    name: str = text_field()
+    kind: FacilityKind
+    source: str | None = text_field(None, 5000)
+    attributes: dict[str, Any] = attributes_field()
+
+
+class FacilityCreate(FeatureIn):
+    geometry: GeometryIn = Field(description="Usually a Point; any simple geometry type is accepted.")
+    properties: FacilityPropertiesIn
+
+
+class FacilityPatchProperties(PropertiesIn):
+    code: str | None = code_field(None)
+    name: str | None = text_field(None)
+    kind: FacilityKind | None = None
+    source: str | None = text_field(None, 5000)
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> "FacilityPatchProperties":
+        refuse_nulls(self, "code", "name", "kind", "attributes")
+        return self
+
+
+class FacilityPatch(PatchIn):
+    properties: FacilityPatchProperties = Field(default_factory=FacilityPatchProperties)
+
+
+class FacilityProperties(TimestampsOut):
+    code: str
+    name: str
+    kind: FacilityKind
+    source: str | None
+    attributes: dict[str, Any]
+    distance_m: float | None = Field(None, description="Only in answers to /facilities/nearest.")
+
+
+class FacilityFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str = Field(description="The facility's code.")
+    geometry: Geometry
+    properties: FacilityProperties

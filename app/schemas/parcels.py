@@ -1,0 +1,101 @@
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.models import LandRights, LandStatus
+from app.schemas.common import (
+    attributes_field,
+    FeatureIn,
+    Geometry,
+    GeometryIn,
+    PatchIn,
+    PropertiesIn,
+    text_field,
+    TimestampsOut,
+    refuse_nulls,
+)
+
+PARCEL_CODE = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+
+
+def parcel_code_field(default: Any = ...) -> Any:
+    return Field(default, min_length=1, max_length=100, pattern=PARCEL_CODE,
+                 description="The parcel's code, e.g. a certificate or survey number.")
+
+
+def price_field() -> Any:
+    return Field(None, ge=0, le=10**12, description="Asking price, IDR per m².")
+
+
+class ParcelPropertiesIn(PropertiesIn):
+    read_only: ClassVar[frozenset[str]] = PropertiesIn.read_only | {"zones", "id"}
+
+    code: str = parcel_code_field()
+    land_status: LandStatus
+    land_rights: LandRights = LandRights.unknown
+    land_use: str | None = text_field(None)
+    holder: str | None = text_field(None)
+    sector: str | None = text_field(None)
+    price_idr_per_m2: Decimal | None = price_field()
+    attributes: dict[str, Any] = attributes_field()
+
+
+class ParcelCreate(FeatureIn):
+    geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
+    properties: ParcelPropertiesIn
+
+
+class ParcelPatchProperties(PropertiesIn):
+    read_only: ClassVar[frozenset[str]] = ParcelPropertiesIn.read_only
+
+    code: str | None = parcel_code_field(None)
+    land_status: LandStatus | None = None
+    land_rights: LandRights | None = None
+    land_use: str | None = text_field(None)
+    holder: str | None = text_field(None)
+    sector: str | None = text_field(None)
+    price_idr_per_m2: Decimal | None = price_field()
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> "ParcelPatchProperties":
+        refuse_nulls(self, "code", "land_status", "land_rights", "attributes")
+        return self
+
+
+class ParcelPatch(PatchIn):
+    properties: ParcelPatchProperties = Field(default_factory=ParcelPatchProperties)
+
+
+class ParcelProperties(TimestampsOut):
+    code: str
+    land_status: LandStatus
+    land_rights: LandRights
+    land_use: str | None
+    holder: str | None
+    sector: str | None
+    price_idr_per_m2: float | None
+    attributes: dict[str, Any]
+    area_ha: float = Field(description="Geodesic area on the WGS84 spheroid, hectares.")
+    zones: list[str] = Field(description="Codes of the zones that cover the parcel (computed spatially).")
+
+
+class ParcelFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: int
+    geometry: Geometry
+    properties: ParcelProperties
+
+
+class NearestFacility(BaseModel):
+    code: str
+    name: str
+    distance_m: float = Field(description="Geodesic distance on the WGS84 spheroid; 0 when inside.")
+
+
+class ParcelDistances(BaseModel):
+    parcel_id: int
+    nearest: dict[str, NearestFacility | None] = Field(
+        description="For each kind asked for, the nearest facility, or null when there is none."
+    )

@@ -1,0 +1,75 @@
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.models import ZoneKind, ZoneStatus
+from app.schemas.common import (
+    attributes_field,
+    code_field,
+    FeatureIn,
+    Geometry,
+    GeometryIn,
+    PatchIn,
+    PropertiesIn,
+    text_field,
+    TimestampsOut,
+    refuse_nulls,
+)
+
+
+class ZonePropertiesIn(PropertiesIn):
+    code: str = code_field()
+    name: str = text_field()
+    kind: ZoneKind
+    regency: str | None = text_field(None)
+    sectors: list[str] = Field(default_factory=list, max_length=50)
+    status: ZoneStatus
+    description: str | None = text_field(None, 5000)
+    source: str | None = text_field(None, 5000)
+    attributes: dict[str, Any] = attributes_field()
+
+
+class ZoneCreate(FeatureIn):
+    geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
+    properties: ZonePropertiesIn
+
+
+class ZonePatchProperties(PropertiesIn):
+    code: str | None = code_field(None)
+    name: str | None = text_field(None)
+    kind: ZoneKind | None = None
+    regency: str | None = text_field(None)
+    sectors: list[str] | None = Field(None, max_length=50)
+    status: ZoneStatus | None = None
+    description: str | None = text_field(None, 5000)
+    source: str | None = text_field(None, 5000)
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> "ZonePatchProperties":
+        refuse_nulls(self, "code", "name", "kind", "status", "sectors", "attributes")
+        return self
+
+
+class ZonePatch(PatchIn):
+    properties: ZonePatchProperties = Field(default_factory=ZonePatchProperties)
+
+
+class ZoneProperties(TimestampsOut):
+    code: str
+    name: str
+    kind: ZoneKind
+    regency: str | None
+    sectors: list[str]
+    status: ZoneStatus
+    description: str | None
+    source: str | None
+    attributes: dict[str, Any]
+    area_ha: float = Field(description="Geodesic area on the WGS84 spheroid, hectares.")
+
+
+class ZoneFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str = Field(description="The zone's code.")
+    geometry: Geometry
+    properties: ZoneProperties
