@@ -1,6 +1,7 @@
 """The async engine (made once, in the app's lifespan) and the per-request session."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,8 +23,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
+async def rollback_on_error(session: AsyncSession) -> AsyncIterator[None]:
+    """If the request fails, undo the session's uncommitted work before anything else runs."""
+    try:
+        yield
+    except Exception:
+        await session.rollback()
+        raise
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    async with request.app.state.sessionmaker() as session, rollback_on_error(session):
         yield session
 
 

@@ -5,7 +5,8 @@
 #   scripts/postgis.sh start DIR PORT     create (first time) and start a cluster in DIR on 127.0.0.1:PORT
 #   scripts/postgis.sh stop DIR           stop the cluster in DIR
 #   scripts/postgis.sh url DIR PORT DB    print the DATABASE_URL for database DB (created if missing)
-#   scripts/postgis.sh with CMD...        run CMD against a throwaway cluster that is removed afterwards
+#   scripts/postgis.sh with CMD...        run CMD with DATABASE_URL and TEST_DATABASE_URL set to a
+#                                         throwaway cluster that is removed afterwards
 #
 # PostgreSQL refuses to run as root, so when run as root the cluster belongs to the
 # `postgres` user. The cluster listens on 127.0.0.1 only and trusts local connections.
@@ -86,7 +87,8 @@ with() {
     port=$(free_port)
     start "$THROWAWAY_DIR" "$port"
     DATABASE_URL=$(url "$THROWAWAY_DIR" "$port" kaltim_test)
-    export DATABASE_URL
+    TEST_DATABASE_URL=$DATABASE_URL
+    export DATABASE_URL TEST_DATABASE_URL
     "$@"
 }
 

@@ -148,3 +148,23 @@ async def page(
     """
     row = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).one()
     return Page(features=row.features, matched=row.matched, returned=row.returned)
+
+
+async def upsert(session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes) -> str:
+    """Insert, or update the row with the same key if anything differs. Returns
+    'inserted', 'updated' or 'unchanged'. The caller commits."""
+    placeholders, params = _bind(resource, values)
+    columns = [*values, "geom"]
+    changed = [c for c in columns if c != resource.key]
+    mine = ", ".join(f"t.{c}" if c != "geom" else "ST_AsBinary(t.geom)" for c in changed)
+    theirs = ", ".join(f"EXCLUDED.{c}" if c != "geom" else "ST_AsBinary(EXCLUDED.geom)" for c in changed)
+    sql = (
+        f"INSERT INTO {resource.table} AS t ({', '.join(columns)}) "
+        f"VALUES ({', '.join([*placeholders, GEOM_FROM_WKB])}) "
+        f"ON CONFLICT ({resource.key}) DO UPDATE SET "
+        f"{', '.join(f'{c} = EXCLUDED.{c}' for c in changed)}, updated_at = now() "
+        f"WHERE ({mine}) IS DISTINCT FROM ({theirs}) "
+        f"RETURNING (xmax = 0) AS inserted"
+    )
+    inserted = await session.scalar(text(sql), {**params, "geom": geom})
+    return "unchanged" if inserted is None else "inserted" if inserted else "updated"
