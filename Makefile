@@ -1,0 +1,28 @@
+# make run    set everything up and serve on http://127.0.0.1:8000
+# make test   the whole test suite against a throwaway PostGIS
+PYTHON ?= python3
+VENV := .venv
+PGPORT ?= 54320
+
+.PHONY: run test install db-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	scripts/run.sh
+
+# A fresh cluster in a temporary folder for each run, removed afterwards (scripts/postgis.sh).
+test: install
+	scripts/postgis.sh with $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+db-stop:
+	scripts/postgis.sh stop .pgdata
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata .local .pytest_cache *.egg-info

@@ -1,0 +1,80 @@
+"""The spatial queries are served by the GiST index on parcels, checked on the plans the API runs."""
+
+import json
+
+import pytest
+from sqlalchemy import event, text
+
+from app.queries.demo import tile_zones
+
+
+@pytest.fixture
+async def many_parcels(session, seeded):
+    """About 9,500 demo parcels (100 m tiles over the three zones), with fresh statistics."""
+    await tile_zones(session, 100)
+    await session.execute(text("ANALYZE parcel"))
+
+
+async def plans_of(connection, client, url: str) -> list[str]:
+    """Run `url` through the API and EXPLAIN every statement it sent that reads parcels."""
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "parcel" in statement and not statement.lstrip().upper().startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    sync = connection.sync_connection
+    event.listen(sync, "before_cursor_execute", capture)
+    try:
+        response = await client.get(url)
+    finally:
+        event.remove(sync, "before_cursor_execute", capture)
+    assert response.status_code == 200, response.text
+    plans = []
+    for statement, parameters in statements:
+        result = await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+        plans.append(json.dumps(result.scalar()))
+    return plans
+
+
+def parcel_scans(plan: str) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("Relation Name") == "parcel":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(plan))
+    return found
+
+
+SPATIAL_URLS = [
+    "/zones/kek-mbtk/parcels?limit=1000",
+    "/zones/kek-mbtk/parcels?relation=intersects&limit=1000",
+    "/parcels?zone=kek-mbtk&limit=1000",
+    "/parcels?bbox=116.79,-1.13,116.81,-1.11&limit=1000",
+]
+
+
+async def test_spatial_filters_use_the_gist_index(connection, client, many_parcels):
+    for url in SPATIAL_URLS:
+        plans = await plans_of(connection, client, url)
+        scans = [scan for plan in plans for scan in parcel_scans(plan)]
+        assert scans, f"{url}: no statement read the parcel table"
+        for scan in scans:
+            assert scan["Node Type"] != "Seq Scan", (url, scan)
+            assert "idx_parcel_geom" in index_names(scan), (url, scan)
+
+
+def index_names(scan: dict) -> set[str]:
+    """Indexes a scan reads: its own, or those of the Bitmap Index Scans beneath a Bitmap Heap Scan."""
+    names = {scan["Index Name"]} if "Index Name" in scan else set()
+    for child in scan.get("Plans", []):
+        names |= index_names(child)
+    return names
