@@ -22,7 +22,7 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Invalid geometry",
         "The geometry is not valid GeoJSON for this resource: wrong type, unclosed or short ring, "
         "self-intersection, or coordinates outside the world or the area of interest. "
-        "`reason` says which; `hint` says how to fix it where a fix is obvious.",
+        "`detail` says which; `hint` says how to fix it where a fix is obvious.",
     ),
     "not-found": ("Not found", "No resource with that identifier."),
     "duplicate": ("Duplicate", "A resource with that code already exists."),
@@ -61,7 +61,7 @@ class GeometryInvalid(Problem):
     def __init__(self, reason: str, hint: str | None = None, **extensions: Any) -> None:
         if hint:
             extensions["hint"] = hint
-        super().__init__(reason, reason=reason, **extensions)
+        super().__init__(reason, **extensions)
 
 
 class NotFound(Problem):
