@@ -6,9 +6,12 @@ so no test sees another's rows.
 """
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -26,6 +29,7 @@ from app.seed import load_reference
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-1"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+SERVER_KEY = "server-key"
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 if not TEST_DATABASE_URL:
@@ -118,9 +122,9 @@ async def _admin(url, *statements: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def fresh_database(migrated: str):
-    """Make empty databases on the test server (`await fresh_database(name)` -> URL); dropped afterwards."""
+    """Make empty databases on the test server (`await fresh_database(name)` -> URL); dropped at the end."""
     url = make_url(migrated)
     created: list[str] = []
 
@@ -131,3 +135,46 @@ async def fresh_database(migrated: str):
 
     yield make
     await _admin(url, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in created))
+
+
+async def prepared_database(fresh_database, name: str, cell_m: int = 400) -> str:
+    """A database of its own, built the way a user would: migrate, seed, demo parcels."""
+    url = await fresh_database(name)
+    run_cli("alembic", "upgrade", "head", database_url=url)
+    run_cli("app.cli", "seed", database_url=url)
+    run_cli("app.cli", "demo-parcels", "--cell-m", str(cell_m), database_url=url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(database_url: str, api_keys: str = SERVER_KEY) -> Iterator[str]:
+    """`uvicorn app.main:app` on a free port against `database_url`; yields its base URL once healthy."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "API_KEYS": api_keys}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the server did not become healthy"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -4,56 +4,23 @@ On a database of its own: `alembic upgrade head`, `python -m app.cli seed`,
 `python -m app.cli demo-parcels`, then `uvicorn app.main:app` on a free port.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
 from shapely.geometry import shape
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import SERVER_KEY, run_cli, serve
 from tests.geo import ORIGIN, area_ha, close, distance_to_polygon_m, parcel, rectangle
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 async def server(fresh_database):
     url = await fresh_database("kaltim_server")
     run_cli("alembic", "upgrade", "head", database_url=url)
-    seeded = run_cli("app.cli", "seed", database_url=url)
-    assert "zones: 3 inserted" in seeded.stdout
+    assert "zones: 3 inserted" in run_cli("app.cli", "seed", database_url=url).stdout
     assert "zones: 3 unchanged" in run_cli("app.cli", "seed", database_url=url).stdout
     assert "added" in run_cli("app.cli", "demo-parcels", "--cell-m", "400", database_url=url).stdout
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "API_KEYS": "server-key"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "the server did not become healthy"
-            time.sleep(0.2)
+    with serve(url) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_served_over_http(server):
@@ -77,7 +44,7 @@ async def test_served_over_http(server):
         refused = await http.post("/parcels", json=parcel(ring, "SRV-1"))
         assert refused.status_code == 401
         created = await http.post("/parcels", json=parcel(ring, "SRV-1"),
-                                  headers={"Authorization": "Bearer server-key"})
+                                  headers={"Authorization": f"Bearer {SERVER_KEY}"})
         assert created.status_code == 201, created.text
         assert close(created.json()["properties"]["area_ha"], area_ha(created.json()["geometry"]))
         distances = (await http.get(f"{created.headers['location']}/distances")).json()

@@ -21,6 +21,15 @@ def text_field(default: Any = ..., max_length: int = 500) -> Any:
     return Field(default, min_length=1, max_length=max_length)
 
 
+EXAMPLE_RING = [[116.70, -1.15], [116.703, -1.15], [116.703, -1.147], [116.70, -1.147], [116.70, -1.15]]
+
+
+def example_feature(geometry: dict, properties: dict) -> ConfigDict:
+    """OpenAPI example of an incoming Feature, shown in /docs."""
+    return ConfigDict(json_schema_extra={"examples": [
+        {"type": "Feature", "geometry": geometry, "properties": properties}]})
+
+
 def attributes_field() -> Any:
     return Field(default_factory=dict, description="Free-form properties, stored as JSONB.")
 

@@ -4,6 +4,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.models import FacilityKind
 from app.schemas.common import (
+    example_feature,
     attributes_field,
     code_field,
     FeatureIn,
@@ -26,6 +27,8 @@ class FacilityPropertiesIn(PropertiesIn):
 
 
 class FacilityCreate(FeatureIn):
+    model_config = example_feature({"type": "Point", "coordinates": [116.806208, -1.272053]}, {"code": "new-jetty", "name": "New jetty", "kind": "port", "source": "survey 2026"})
+
     geometry: GeometryIn = Field(description="Usually a Point; any simple geometry type is accepted.")
     properties: FacilityPropertiesIn
 

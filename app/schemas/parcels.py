@@ -5,6 +5,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.models import LandRights, LandStatus
 from app.schemas.common import (
+    EXAMPLE_RING,
+    example_feature,
     attributes_field,
     FeatureIn,
     Geometry,
@@ -42,6 +44,8 @@ class ParcelPropertiesIn(PropertiesIn):
 
 
 class ParcelCreate(FeatureIn):
+    model_config = example_feature({"type": "Polygon", "coordinates": [EXAMPLE_RING]}, {"code": "HGB-00123", "land_status": "available", "land_rights": "HGB", "sector": "logistics", "price_idr_per_m2": 950000, "attributes": {"survey": "2026-10"}})
+
     geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
     properties: ParcelPropertiesIn
 

@@ -4,6 +4,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.models import ZoneKind, ZoneStatus
 from app.schemas.common import (
+    EXAMPLE_RING,
+    example_feature,
     attributes_field,
     code_field,
     FeatureIn,
@@ -30,6 +32,8 @@ class ZonePropertiesIn(PropertiesIn):
 
 
 class ZoneCreate(FeatureIn):
+    model_config = example_feature({"type": "Polygon", "coordinates": [EXAMPLE_RING]}, {"code": "kik-extension", "name": "Kariangau extension", "kind": "industrial_estate", "regency": "Kota Balikpapan", "sectors": ["logistics"], "status": "planned"})
+
     geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
     properties: ZonePropertiesIn
 
