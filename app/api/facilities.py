@@ -5,7 +5,8 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import GEOJSON, GeoJSONResponse, PagingDep, SettingsDep, WriteKey, collection, csv_enum
 from app.db import SessionDep
 from app.models import FacilityKind
-from app.queries import facilities
+from app.queries import facilities, features
+from app.queries.facilities import FACILITY
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.facilities import FacilityCreate, FacilityFeature, FacilityPatch
 
@@ -42,21 +43,21 @@ async def nearest_facilities(
 @router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
              responses={201: {"model": FacilityFeature}, **WRITE})
 async def create_facility(body: FacilityCreate, session: SessionDep, settings: SettingsDep):
-    code, feature = await facilities.create_facility(session, body, settings)
+    code, feature = await features.create(session, FACILITY, body, settings.area_of_interest)
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/facilities/{code}"})
 
 
 @router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_facility(code: str, session: SessionDep):
-    return GeoJSONResponse(await facilities.get_facility(session, code))
+    return GeoJSONResponse(await features.fetch(session, FACILITY, code))
 
 
 @router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
 async def update_facility(code: str, body: FacilityPatch, session: SessionDep, settings: SettingsDep):
-    return GeoJSONResponse(await facilities.update_facility(session, code, body, settings))
+    return GeoJSONResponse(await features.patch(session, FACILITY, code, body, settings.area_of_interest))
 
 
 @router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
 async def delete_facility(code: str, session: SessionDep):
-    await facilities.delete_facility(session, code)
+    await features.delete(session, FACILITY, code)
     return Response(status_code=204)

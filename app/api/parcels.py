@@ -14,8 +14,8 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import FacilityKind, LandStatus
-from app.queries import parcels
-from app.queries.parcels import ParcelFilter
+from app.queries import features, parcels
+from app.queries.parcels import PARCEL, ParcelFilter
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.parcels import ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
 
@@ -38,7 +38,6 @@ async def list_parcels(
     zone: Annotated[str | None, Query(description="Code of a zone that must cover the parcel.")] = None,
 ):
     """Parcels as a GeoJSON FeatureCollection, ordered by id, filtered by bbox, status and zone."""
-    await parcels.check_zone_filter(session, zone)
     f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), zone=zone)
     return collection(await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging)
 
@@ -49,14 +48,14 @@ async def create_parcel(body: ParcelCreate, session: SessionDep, settings: Setti
                         repair: Repair = False, allow_overlap: AllowOverlap = False):
     """Create a parcel from a GeoJSON Feature (Polygon or MultiPolygon). Its id is assigned here.
     A parcel whose interior overlaps another's is refused (409) unless `allow_overlap=true`."""
-    parcel_id, feature = await parcels.create_parcel(session, body, settings,
+    parcel_id, feature = await parcels.create_parcel(session, body, settings.area_of_interest,
                                                      repair=repair, allow_overlap=allow_overlap)
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/parcels/{parcel_id}"})
 
 
 @router.get("/{parcel_id}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_parcel(parcel_id: ParcelId, session: SessionDep):
-    return GeoJSONResponse(await parcels.get_parcel(session, parcel_id))
+    return GeoJSONResponse(await features.fetch(session, PARCEL, parcel_id))
 
 
 @router.patch("/{parcel_id}", response_class=GeoJSONResponse, dependencies=[WriteKey],
@@ -64,14 +63,14 @@ async def get_parcel(parcel_id: ParcelId, session: SessionDep):
 async def update_parcel(parcel_id: ParcelId, body: ParcelPatch, session: SessionDep, settings: SettingsDep,
                         repair: Repair = False, allow_overlap: AllowOverlap = False):
     """Change the properties sent (and the geometry, if sent); the rest stays."""
-    feature = await parcels.update_parcel(session, parcel_id, body, settings,
+    feature = await parcels.update_parcel(session, parcel_id, body, settings.area_of_interest,
                                           repair=repair, allow_overlap=allow_overlap)
     return GeoJSONResponse(feature)
 
 
 @router.delete("/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
 async def delete_parcel(parcel_id: ParcelId, session: SessionDep):
-    await parcels.delete_parcel(session, parcel_id)
+    await features.delete(session, PARCEL, parcel_id)
     return Response(status_code=204)
 
 

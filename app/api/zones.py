@@ -14,8 +14,9 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import LandStatus
-from app.queries import parcels, zones
+from app.queries import features, parcels, zones
 from app.queries.parcels import ParcelFilter, Relation
+from app.queries.zones import ZONE
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.zones import ZoneCreate, ZoneFeature, ZonePatch
 
@@ -37,25 +38,25 @@ async def list_zones(request: Request, session: SessionDep, paging: PagingDep):
              responses={201: {"model": ZoneFeature}, **WRITE})
 async def create_zone(body: ZoneCreate, session: SessionDep, settings: SettingsDep, repair: Repair = False):
     """Create a zone from a GeoJSON Feature (Polygon or MultiPolygon)."""
-    code, feature = await zones.create_zone(session, body, settings, repair)
+    code, feature = await features.create(session, ZONE, body, settings.area_of_interest, repair=repair)
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/zones/{code}"})
 
 
 @router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_zone(code: str, session: SessionDep):
-    return GeoJSONResponse(await zones.get_zone(session, code))
+    return GeoJSONResponse(await features.fetch(session, ZONE, code))
 
 
 @router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
 async def update_zone(code: str, body: ZonePatch, session: SessionDep, settings: SettingsDep,
                       repair: Repair = False):
     """Change the properties sent (and the geometry, if sent); the rest stays."""
-    return GeoJSONResponse(await zones.update_zone(session, code, body, settings, repair))
+    return GeoJSONResponse(await features.patch(session, ZONE, code, body, settings.area_of_interest, repair=repair))
 
 
 @router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
 async def delete_zone(code: str, session: SessionDep):
-    await zones.delete_zone(session, code)
+    await features.delete(session, ZONE, code)
     return Response(status_code=204)
 
 

@@ -1,15 +1,13 @@
-"""Facilities (ports, airports, IKN ...): CRUD and the nearest facilities to a point."""
+"""Facilities (ports, airports, IKN ...): listing and the nearest facilities to a point."""
 
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.geometry import ANY_SIMPLE, normalise, to_wkb
+from app.geometry import ANY_SIMPLE
 from app.queries import features
 from app.queries.features import Page, Resource, feature_sql
-from app.schemas.facilities import FacilityCreate, FacilityPatch
 
 PROPERTIES = {
     "code": "t.code",
@@ -26,6 +24,7 @@ FACILITY = Resource(
     table="facility",
     key="code",
     properties=PROPERTIES,
+    geometry_types=ANY_SIMPLE,
     jsonb_columns=frozenset({"attributes"}),
 )
 
@@ -45,31 +44,6 @@ async def list_facilities(session: AsyncSession, kinds: list[str] | None, limit:
         session, feature=FACILITY.feature, source="facility t", where=where, params=params,
         order="t.code", limit=limit, offset=offset,
     )
-
-
-async def get_facility(session: AsyncSession, code: str) -> str:
-    return await features.fetch(session, FACILITY, code)
-
-
-async def create_facility(session: AsyncSession, body: FacilityCreate, settings: Settings) -> tuple[Any, str]:
-    geom = normalise(body.geometry.model_dump(), ANY_SIMPLE, settings.area_of_interest)
-    key, feature = await features.insert(session, FACILITY, body.properties.model_dump(mode="json"), to_wkb(geom))
-    await session.commit()
-    return key, feature
-
-
-async def update_facility(session: AsyncSession, code: str, body: FacilityPatch, settings: Settings) -> str:
-    geom = None
-    if body.geometry is not None:
-        geom = to_wkb(normalise(body.geometry.model_dump(), ANY_SIMPLE, settings.area_of_interest))
-    values: dict[str, Any] = body.properties.model_dump(mode="json", exclude_unset=True)
-    feature = await features.update(session, FACILITY, code, values, geom)
-    await session.commit()
-    return feature
-
-
-async def delete_facility(session: AsyncSession, code: str) -> None:
-    await features.delete(session, FACILITY, code)
 
 
 NEAREST_FEATURE = feature_sql("t.code", {**PROPERTIES, "distance_m": "round(t.distance_m::numeric, 2)"})

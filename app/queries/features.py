@@ -6,7 +6,7 @@ names come from the resource's fixed list, never from the request.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
+from app.geometry import BBox, normalise, to_wkb
+from app.schemas.common import FeatureIn, PatchIn
 
 # GeoJSON output precision: 8 decimals of a degree is about 1 mm.
 PRECISION = 8
@@ -35,6 +37,7 @@ class Resource:
     table: str
     key: str                        # column that identifies a row in URLs: "code" or "id"
     properties: Mapping[str, str]   # output property name -> SQL expression over `t`
+    geometry_types: tuple[str, ...]  # GeoJSON types accepted on input
     jsonb_columns: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -113,6 +116,42 @@ async def update(
     feature = await session.scalar(text(sql), {**params, "key": key})
     if feature is None:
         raise resource.not_found(key)
+    return feature
+
+
+GeometryCheck = Callable[[bytes], Awaitable[None]]
+
+
+def _geometry(resource: Resource, geometry: Any, area_of_interest: BBox, repair: bool) -> bytes:
+    return to_wkb(normalise(geometry.model_dump(), resource.geometry_types, area_of_interest, repair=repair))
+
+
+async def create(
+    session: AsyncSession, resource: Resource, body: FeatureIn, area_of_interest: BBox, *,
+    repair: bool = False, check: GeometryCheck | None = None,
+) -> tuple[Any, str]:
+    """Store an incoming Feature after the geometry rules (and `check`, if given) pass; commit."""
+    geom = _geometry(resource, body.geometry, area_of_interest, repair)
+    if check is not None:
+        await check(geom)
+    key, feature = await insert(session, resource, body.properties.model_dump(mode="json"), geom)
+    await session.commit()
+    return key, feature
+
+
+async def patch(
+    session: AsyncSession, resource: Resource, key: Any, body: PatchIn, area_of_interest: BBox, *,
+    repair: bool = False, check: GeometryCheck | None = None,
+) -> str:
+    """Apply a partial Feature: the properties it holds and its geometry, if any; commit."""
+    geom = None
+    if body.geometry is not None:
+        geom = _geometry(resource, body.geometry, area_of_interest, repair)
+        if check is not None:
+            await check(geom)
+    values = body.properties.model_dump(mode="json", exclude_unset=True)
+    feature = await update(session, resource, key, values, geom)
+    await session.commit()
     return feature
 
 

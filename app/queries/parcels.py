@@ -1,4 +1,4 @@
-"""Parcels: CRUD with the overlap rule, filtered pages, parcels in a zone, distances to facilities."""
+"""Parcels: writes under the overlap rule, filtered pages, parcels in a zone, distances to facilities."""
 
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -6,9 +6,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
 from app.errors import ParcelOverlap, ValidationProblem
-from app.geometry import POLYGONAL, BBox, normalise, to_wkb
+from app.geometry import POLYGONAL, BBox
 from app.queries import features
 from app.queries.facilities import KNN_SPARE
 from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
@@ -43,6 +42,7 @@ PARCEL = Resource(
     table="parcel",
     key="id",
     properties=PROPERTIES,
+    geometry_types=POLYGONAL,
     jsonb_columns=frozenset({"attributes"}),
 )
 
@@ -84,9 +84,7 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
     return source, where, params
 
 
-async def list_parcels(
-    session: AsyncSession, f: ParcelFilter, limit: int, offset: int, *, with_share: bool = False
-) -> Page:
+async def _page(session: AsyncSession, f: ParcelFilter, limit: int, offset: int, with_share: bool) -> Page:
     source, where, params = _scope(f)
     return await features.page(
         session, feature=FEATURE_WITH_SHARE if with_share else PARCEL.feature,
@@ -94,22 +92,21 @@ async def list_parcels(
     )
 
 
+async def list_parcels(session: AsyncSession, f: ParcelFilter, limit: int, offset: int) -> Page:
+    """Parcels matching the filter; an unknown zone in the filter is a bad parameter (422)."""
+    if f.zone is not None and not await zone_exists(session, f.zone):
+        raise ValidationProblem(f"zone: no zone with code {f.zone!r}.")
+    return await _page(session, f, limit, offset, with_share=False)
+
+
 async def list_parcels_in_zone(
     session: AsyncSession, code: str, f: ParcelFilter, limit: int, offset: int
 ) -> Page:
+    """The parcels in zone `code` (404 if there is none) by `f.relation`, with the filter's other criteria."""
     if not await zone_exists(session, code):
         raise ZONE.not_found(code)
     scoped = ParcelFilter(bbox=f.bbox, land_status=f.land_status, zone=code, relation=f.relation)
-    return await list_parcels(session, scoped, limit, offset, with_share=f.relation == "intersects")
-
-
-async def check_zone_filter(session: AsyncSession, code: str | None) -> None:
-    if code is not None and not await zone_exists(session, code):
-        raise ValidationProblem(f"zone: no zone with code {code!r}.")
-
-
-async def get_parcel(session: AsyncSession, parcel_id: int) -> str:
-    return await features.fetch(session, PARCEL, parcel_id)
+    return await _page(session, scoped, limit, offset, with_share=f.relation == "intersects")
 
 
 async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 0) -> None:
@@ -131,33 +128,18 @@ async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 
 
 
 async def create_parcel(
-    session: AsyncSession, body: ParcelCreate, settings: Settings, *, repair: bool, allow_overlap: bool
-) -> tuple[Any, str]:
-    geom = to_wkb(normalise(body.geometry.model_dump(), POLYGONAL, settings.area_of_interest, repair=repair))
-    if not allow_overlap:
-        await _refuse_overlap(session, geom)
-    key, feature = await features.insert(session, PARCEL, body.properties.model_dump(mode="json"), geom)
-    await session.commit()
-    return key, feature
+    session: AsyncSession, body: ParcelCreate, area_of_interest: BBox, *, repair: bool, allow_overlap: bool
+) -> tuple[int, str]:
+    check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom)
+    return await features.create(session, PARCEL, body, area_of_interest, repair=repair, check=check)
 
 
 async def update_parcel(
-    session: AsyncSession, parcel_id: int, body: ParcelPatch, settings: Settings, *,
+    session: AsyncSession, parcel_id: int, body: ParcelPatch, area_of_interest: BBox, *,
     repair: bool, allow_overlap: bool,
 ) -> str:
-    geom = None
-    if body.geometry is not None:
-        geom = to_wkb(normalise(body.geometry.model_dump(), POLYGONAL, settings.area_of_interest, repair=repair))
-        if not allow_overlap:
-            await _refuse_overlap(session, geom, exclude_id=parcel_id)
-    values = body.properties.model_dump(mode="json", exclude_unset=True)
-    feature = await features.update(session, PARCEL, parcel_id, values, geom)
-    await session.commit()
-    return feature
-
-
-async def delete_parcel(session: AsyncSession, parcel_id: int) -> None:
-    await features.delete(session, PARCEL, parcel_id)
+    check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom, exclude_id=parcel_id)
+    return await features.patch(session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check)
 
 
 async def distances(session: AsyncSession, parcel_id: int, kinds: list[str]) -> str:

@@ -1,9 +1,10 @@
 """Shapes shared by every resource: GeoJSON geometry and features, collections, problems."""
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 GeometryType = Literal[
     "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"
@@ -120,3 +121,31 @@ class ProblemOut(BaseModel):
     status: int
     detail: str
     instance: str
+
+
+def patch_of(model: type[PropertiesIn]) -> type[PropertiesIn]:
+    """The properties of `model`, each optional, for PATCH. A property that may not be null in
+    `model` may be left out of a patch but not set to null."""
+    fields: dict[str, Any] = {}
+    not_null: list[str] = []
+    for name, info in model.model_fields.items():
+        if not _nullable(info.annotation):
+            not_null.append(name)
+        optional = FieldInfo.merge_field_infos(info, default=None)
+        optional.default_factory = None
+        fields[name] = (info.annotation | None, optional)
+
+    def _keep_required(self: BaseModel) -> BaseModel:
+        refuse_nulls(self, *not_null)
+        return self
+
+    return create_model(
+        model.__name__.replace("PropertiesIn", "PatchProperties"),
+        __base__=model,
+        __validators__={"_keep_required": model_validator(mode="after")(_keep_required)},
+        **fields,
+    )
+
+
+def _nullable(annotation: Any) -> bool:
+    return type(None) in get_args(annotation)

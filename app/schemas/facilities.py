@@ -14,7 +14,7 @@ from app.schemas.common import (
     PropertiesIn,
     text_field,
     TimestampsOut,
-    refuse_nulls,
+    patch_of,
 )
 
 
@@ -33,17 +33,7 @@ class FacilityCreate(FeatureIn):
     properties: FacilityPropertiesIn
 
 
-class FacilityPatchProperties(PropertiesIn):
-    code: str | None = code_field(None)
-    name: str | None = text_field(None)
-    kind: FacilityKind | None = None
-    source: str | None = text_field(None, 5000)
-    attributes: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _required_stay(self) -> "FacilityPatchProperties":
-        refuse_nulls(self, "code", "name", "kind", "attributes")
-        return self
+FacilityPatchProperties = patch_of(FacilityPropertiesIn)
 
 
 class FacilityPatch(PatchIn):

@@ -15,7 +15,7 @@ from app.schemas.common import (
     PropertiesIn,
     text_field,
     TimestampsOut,
-    refuse_nulls,
+    patch_of,
 )
 
 PARCEL_CODE = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
@@ -50,22 +50,7 @@ class ParcelCreate(FeatureIn):
     properties: ParcelPropertiesIn
 
 
-class ParcelPatchProperties(PropertiesIn):
-    read_only: ClassVar[frozenset[str]] = ParcelPropertiesIn.read_only
-
-    code: str | None = parcel_code_field(None)
-    land_status: LandStatus | None = None
-    land_rights: LandRights | None = None
-    land_use: str | None = text_field(None)
-    holder: str | None = text_field(None)
-    sector: str | None = text_field(None)
-    price_idr_per_m2: Decimal | None = price_field()
-    attributes: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _required_stay(self) -> "ParcelPatchProperties":
-        refuse_nulls(self, "code", "land_status", "land_rights", "attributes")
-        return self
+ParcelPatchProperties = patch_of(ParcelPropertiesIn)
 
 
 class ParcelPatch(PatchIn):

@@ -15,7 +15,7 @@ from app.schemas.common import (
     PropertiesIn,
     text_field,
     TimestampsOut,
-    refuse_nulls,
+    patch_of,
 )
 
 
@@ -38,21 +38,7 @@ class ZoneCreate(FeatureIn):
     properties: ZonePropertiesIn
 
 
-class ZonePatchProperties(PropertiesIn):
-    code: str | None = code_field(None)
-    name: str | None = text_field(None)
-    kind: ZoneKind | None = None
-    regency: str | None = text_field(None)
-    sectors: list[str] | None = Field(None, max_length=50)
-    status: ZoneStatus | None = None
-    description: str | None = text_field(None, 5000)
-    source: str | None = text_field(None, 5000)
-    attributes: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _required_stay(self) -> "ZonePatchProperties":
-        refuse_nulls(self, "code", "name", "kind", "status", "sectors", "attributes")
-        return self
+ZonePatchProperties = patch_of(ZonePropertiesIn)
 
 
 class ZonePatch(PatchIn):
