@@ -17,8 +17,10 @@ async def _run(args: argparse.Namespace) -> str:
         async with make_sessionmaker(engine)() as session:
             if args.command == "seed":
                 outcome = await load_reference(session, settings)
-                return "; ".join(f"{what}: " + ", ".join(f"{n} {how}" for how, n in sorted(counts.items()))
-                                 for what, counts in outcome.items())
+                return "; ".join(
+                    f"{what}: " + ", ".join(f"{n} {how}" for how, n in sorted(counts.items()))
+                    for what, counts in outcome.items()
+                )
             if args.command == "demo-parcels":
                 added = await tile_zones(session, args.cell_m)
                 return f"demo parcels: {added} added (cells of {args.cell_m:g} m)"

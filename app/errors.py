@@ -139,19 +139,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "bad-request")
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+            exc.status_code, "bad-request"
+        )
         return problem_response(exc.status_code, slug, str(exc.detail), request, exc.headers)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         sqlstate, constraint = _sqlstate(exc)
         if sqlstate == "23505":
-            return problem_response(409, "duplicate", "A resource with that code already exists.", request,
-                                    constraint=constraint)
+            return problem_response(
+                409, "duplicate", "A resource with that code already exists.", request, constraint=constraint
+            )
         if sqlstate.startswith(("22", "23")):
             message = str(getattr(exc.orig, "__cause__", None) or exc.orig).splitlines()[0]
-            return problem_response(422, "validation", f"The database refused a value: {message}", request,
-                                    constraint=constraint)
+            return problem_response(
+                422, "validation", f"The database refused a value: {message}", request, constraint=constraint
+            )
         log.exception("database error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal", "An unexpected database error occurred.", request)
 

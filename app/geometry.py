@@ -179,7 +179,9 @@ def parse_bbox(text: str) -> BBox:
     if not all(math.isfinite(v) for v in values):
         raise ValueError("bbox values must be finite numbers")
     min_lon, min_lat, max_lon, max_lat = values
-    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+    if not (
+        -180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90
+    ):
         raise ValueError("bbox longitudes must lie within ±180 and latitudes within ±90")
     if min_lon > max_lon or min_lat > max_lat:
         raise ValueError("bbox minimum exceeds its maximum; the order is minLon,minLat,maxLon,maxLat")

@@ -28,11 +28,16 @@ _TO_LONLAT = Transformer.from_crs("EPSG:32750", "EPSG:4326", always_xy=True)
 def reproject(geom, transformer: Transformer):
     return shapely.transform(geom, lambda x, y: transformer.transform(x, y), interleaved=False)
 
+
 # zone id in industrial_zones.json -> the villages (Kemendagri codes) the zone lies in
 VILLAGES = {
-    "kik_kariangau": ["64.71.02.1004"],                                # Kariangau, Balikpapan Barat
-    "kek_mbtk": ["64.08.05.2015"],                                     # Maloy, Sangkulirang
-    "kib_buluminung": ["64.09.01.1013", "64.09.01.1012", "64.09.01.1018"],  # Buluminung, Gn Seteleng, Jenebora
+    "kik_kariangau": ["64.71.02.1004"],  # Kariangau, Balikpapan Barat
+    "kek_mbtk": ["64.08.05.2015"],  # Maloy, Sangkulirang
+    "kib_buluminung": [
+        "64.09.01.1013",
+        "64.09.01.1012",
+        "64.09.01.1018",
+    ],  # Buluminung, Gn Seteleng, Jenebora
 }
 
 
@@ -49,33 +54,39 @@ def draw(village, centre: Point, target_ha: float):
         area = geodesic_area_ha(village.intersection(disc))
         low, high = (radius, high) if area < target_ha else (low, radius)
     geom = village.intersection(disc)
-    geom = shapely.set_precision(geom, 1e-6)   # 6 decimals, about 0.1 m
+    geom = shapely.set_precision(geom, 1e-6)  # 6 decimals, about 0.1 m
     polygons = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
     return MultiPolygon(polygons)
 
 
 def main(data_dir: Path) -> None:
-    villages = {f["properties"]["kode"]: shape(f["geometry"])
-                for f in json.loads((data_dir / "kaltim_zone_villages.geojson").read_text())["features"]}
+    villages = {
+        f["properties"]["kode"]: shape(f["geometry"])
+        for f in json.loads((data_dir / "kaltim_zone_villages.geojson").read_text())["features"]
+    }
     points = {p["id"]: p for p in json.loads((data_dir / "reference_points.json").read_text())["points"]}
     zones = {z["id"]: z for z in json.loads((data_dir / "industrial_zones.json").read_text())["zones"]}
     features = []
     for zone_id, codes in VILLAGES.items():
         zone = zones[zone_id]
         point = points[zone["reference_point_id"]]
-        geom = draw(unary_union([villages[c] for c in codes]), Point(point["lon"], point["lat"]), zone["area_ha"])
+        geom = draw(
+            unary_union([villages[c] for c in codes]), Point(point["lon"], point["lat"]), zone["area_ha"]
+        )
         assert geom.is_valid, zone_id
-        features.append({
-            "type": "Feature",
-            "id": zone_id,
-            "geometry": mapping(geom),
-            "properties": {
-                "published_area_ha": zone["area_ha"],
-                "drawn_area_ha": round(geodesic_area_ha(geom), 2),
-                "reference_point": point["id"],
-                "villages": codes,
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": zone_id,
+                "geometry": mapping(geom),
+                "properties": {
+                    "published_area_ha": zone["area_ha"],
+                    "drawn_area_ha": round(geodesic_area_ha(geom), 2),
+                    "reference_point": point["id"],
+                    "villages": codes,
+                },
+            }
+        )
     json.dump({"type": "FeatureCollection", "features": features}, sys.stdout, indent=1)
     sys.stdout.write("\n")
 

@@ -40,7 +40,9 @@ if not TEST_DATABASE_URL:
     )
 
 
-def run_cli(*args: str, database_url: str = TEST_DATABASE_URL, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, database_url: str = TEST_DATABASE_URL, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run a project command (alembic, app.cli) as a user would, against `database_url`."""
     env = {**os.environ, "DATABASE_URL": database_url}
     result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -77,8 +79,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
-    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False) as session:
+    async with AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
         yield session
 
 
@@ -114,7 +117,9 @@ async def scalar(session: AsyncSession, sql: str, **params):
 
 
 async def _admin(url, *statements: str) -> None:
-    conn = await asyncpg.connect(url.set(drivername="postgresql", database="postgres").render_as_string(False))
+    conn = await asyncpg.connect(
+        url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    )
     try:
         for statement in statements:
             await conn.execute(statement)
@@ -158,9 +163,23 @@ def serve(database_url: str, api_keys: str = SERVER_KEY) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "API_KEYS": api_keys}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

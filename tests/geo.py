@@ -28,14 +28,25 @@ def polygon(ring: list[list[float]]) -> dict:
 
 
 def parcel(ring: list[list[float]], code: str, land_status: str = "available", **props) -> dict:
-    return {"type": "Feature", "geometry": polygon(ring),
-            "properties": {"code": code, "land_status": land_status, **props}}
+    return {
+        "type": "Feature",
+        "geometry": polygon(ring),
+        "properties": {"code": code, "land_status": land_status, **props},
+    }
 
 
 def zone(ring: list[list[float]], code: str, **props) -> dict:
-    return {"type": "Feature", "geometry": polygon(ring),
-            "properties": {"code": code, "name": code.title(), "kind": "industrial_estate",
-                           "status": "planned", **props}}
+    return {
+        "type": "Feature",
+        "geometry": polygon(ring),
+        "properties": {
+            "code": code,
+            "name": code.title(),
+            "kind": "industrial_estate",
+            "status": "planned",
+            **props,
+        },
+    }
 
 
 def area_ha(geometry) -> float:
@@ -52,7 +63,7 @@ def distance_to_polygon_m(point: tuple[float, float], ring: list[list[float]], s
     if Polygon(ring).covers(Point(point)):
         return 0.0
     best = float("inf")
-    for (lon1, lat1), (lon2, lat2) in zip(ring, ring[1:]):
+    for (lon1, lat1), (lon2, lat2) in zip(ring, ring[1:], strict=False):
         samples = [(lon1, lat1), *GEOD.npts(lon1, lat1, lon2, lat2, steps), (lon2, lat2)]
         best = min(best, *(distance_m(point, s) for s in samples))
     return best

@@ -7,14 +7,30 @@ from tests.geo import ORIGIN, parcel, rectangle
 
 RING = rectangle(*ORIGIN, 100, 100)
 FEATURE = parcel(RING, "AUTH-1")
-WRITES = [("POST", "/parcels"), ("PATCH", "/parcels/1"), ("DELETE", "/parcels/1"),
-          ("POST", "/zones"), ("PATCH", "/zones/x"), ("DELETE", "/zones/x"),
-          ("POST", "/facilities"), ("PATCH", "/facilities/x"), ("DELETE", "/facilities/x")]
+WRITES = [
+    ("POST", "/parcels"),
+    ("PATCH", "/parcels/1"),
+    ("DELETE", "/parcels/1"),
+    ("POST", "/zones"),
+    ("PATCH", "/zones/x"),
+    ("DELETE", "/zones/x"),
+    ("POST", "/facilities"),
+    ("PATCH", "/facilities/x"),
+    ("DELETE", "/facilities/x"),
+]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="},
-                                     {"Authorization": "Bearer "}, {"Authorization": "test-key-1"}],
-                         ids=["missing", "wrong key", "basic scheme", "empty bearer", "no scheme"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic dGVzdA=="},
+        {"Authorization": "Bearer "},
+        {"Authorization": "test-key-1"},
+    ],
+    ids=["missing", "wrong key", "basic scheme", "empty bearer", "no scheme"],
+)
 @pytest.mark.parametrize("method,path", WRITES)
 async def test_writes_without_a_valid_key_are_401(client, session, method, path, headers):
     response = await client.request(method, path, json=FEATURE, headers=headers)
@@ -28,7 +44,9 @@ async def test_writes_without_a_valid_key_are_401(client, session, method, path,
 async def test_any_configured_key_may_write(client):
     assert (await client.post("/parcels", json=FEATURE, headers=AUTH)).status_code == 201
     other = parcel(rectangle(ORIGIN[0] + 0.01, ORIGIN[1], 100, 100), "AUTH-2")
-    assert (await client.post("/parcels", json=other, headers={"Authorization": "Bearer second-key"})).status_code == 201
+    assert (
+        await client.post("/parcels", json=other, headers={"Authorization": "Bearer second-key"})
+    ).status_code == 201
 
 
 @pytest.mark.parametrize("path", ["/", "/health", "/zones", "/parcels", "/facilities", "/openapi.json"])

@@ -7,8 +7,11 @@ from tests.geo import ORIGIN, close, distance_m, distance_to_polygon_m, move, pa
 
 
 async def add_facility(client, code, kind, point, name=None):
-    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(point)},
-               "properties": {"code": code, "name": name or code.title(), "kind": kind}}
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": list(point)},
+        "properties": {"code": code, "name": name or code.title(), "kind": kind},
+    }
     response = await client.post("/facilities", json=feature, headers=AUTH)
     assert response.status_code == 201, response.text
     return response.json()
@@ -28,7 +31,7 @@ async def test_nearest_port_from_a_corner_and_capital_inside(client):
     far_port = move(*ring[2], 45, 8000)
     await add_facility(client, "near-port", "port", near_port)
     await add_facility(client, "far-port", "port", far_port)
-    await add_facility(client, "capital-x", "capital", move(*ORIGIN, 45, 100))   # inside the parcel
+    await add_facility(client, "capital-x", "capital", move(*ORIGIN, 45, 100))  # inside the parcel
 
     response = await client.get(f"/parcels/{parcel_id}/distances")
     assert response.status_code == 200, response.text
@@ -71,7 +74,11 @@ async def test_seeded_parcel_distances_to_ikn_and_ports(client, seeded):
     points = {f["id"]: tuple(f["geometry"]["coordinates"]) for f in facilities}
     kinds = {f["id"]: f["properties"]["kind"] for f in facilities}
     for kind in ("port", "capital"):
-        expected = {code: distance_to_polygon_m(p, ring, steps=50) for code, p in points.items() if kinds[code] == kind}
+        expected = {
+            code: distance_to_polygon_m(p, ring, steps=50)
+            for code, p in points.items()
+            if kinds[code] == kind
+        }
         best = min(expected, key=expected.get)
         assert body["nearest"][kind]["code"] == best
         assert close(body["nearest"][kind]["distance_m"], expected[best])
@@ -80,8 +87,11 @@ async def test_seeded_parcel_distances_to_ikn_and_ports(client, seeded):
 
 async def test_nearest_facilities_to_a_point(client):
     here = move(*ORIGIN, 0, 5000)
-    placed = {"a-port": ("port", move(*here, 10, 1000)), "b-airport": ("airport", move(*here, 200, 3000)),
-              "c-port": ("port", move(*here, 300, 7000))}
+    placed = {
+        "a-port": ("port", move(*here, 10, 1000)),
+        "b-airport": ("airport", move(*here, 200, 3000)),
+        "c-port": ("port", move(*here, 300, 7000)),
+    }
     for code, (kind, point) in placed.items():
         await add_facility(client, code, kind, point)
     response = await client.get("/facilities/nearest", params={"lon": here[0], "lat": here[1]})
@@ -92,8 +102,11 @@ async def test_nearest_facilities_to_a_point(client):
         expected = distance_m(here, placed[feature["id"]][1])
         assert close(feature["properties"]["distance_m"], expected)
 
-    ports = (await client.get("/facilities/nearest", params={"lon": here[0], "lat": here[1], "kind": "port",
-                                                              "limit": 1})).json()
+    ports = (
+        await client.get(
+            "/facilities/nearest", params={"lon": here[0], "lat": here[1], "kind": "port", "limit": 1}
+        )
+    ).json()
     assert [f["id"] for f in ports["features"]] == ["a-port"] and ports["numberReturned"] == 1
 
 
@@ -101,12 +114,14 @@ async def test_nearest_is_ranked_on_the_spheroid_not_in_degrees(client):
     """Near the equator a degree of longitude is longer than a degree of latitude, so the point
     that is nearer in degrees can be farther in metres."""
     here = ORIGIN
-    north = (here[0], here[1] + 0.0100)      # 0.0100 degrees away, about 1106 m
-    east = (here[0] + 0.00995, here[1])      # 0.00995 degrees away, about 1107 m
+    north = (here[0], here[1] + 0.0100)  # 0.0100 degrees away, about 1106 m
+    east = (here[0] + 0.00995, here[1])  # 0.00995 degrees away, about 1107 m
     assert distance_m(here, north) < distance_m(here, east)
     await add_facility(client, "north-port", "port", north)
     await add_facility(client, "east-port", "port", east)
-    body = (await client.get("/facilities/nearest", params={"lon": here[0], "lat": here[1], "limit": 1})).json()
+    body = (
+        await client.get("/facilities/nearest", params={"lon": here[0], "lat": here[1], "limit": 1})
+    ).json()
     assert [f["id"] for f in body["features"]] == ["north-port"]
 
 
@@ -123,9 +138,17 @@ async def test_distances_of_unknown_parcel_is_404(client):
     assert response.status_code == 404 and response.json()["status"] == 404
 
 
-@pytest.mark.parametrize("params", [{"lon": 200, "lat": 0}, {"lon": 116, "lat": -91}, {"lat": 1},
-                                    {"lon": "x", "lat": 1}, {"lon": 116, "lat": -1, "limit": 0},
-                                    {"lon": 116, "lat": -1, "kind": "harbour"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lon": 200, "lat": 0},
+        {"lon": 116, "lat": -91},
+        {"lat": 1},
+        {"lon": "x", "lat": 1},
+        {"lon": 116, "lat": -1, "limit": 0},
+        {"lon": 116, "lat": -1, "kind": "harbour"},
+    ],
+)
 async def test_nearest_bad_parameters_are_422(client, params):
     response = await client.get("/facilities/nearest", params=params)
     assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"

@@ -11,12 +11,16 @@ EXAMPLES_PER_OPERATION = 40
 
 def check_operation(operation, failures: list[str]) -> None:
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         response = case.call(headers={"Authorization": f"Bearer {SERVER_KEY}"})
         where = f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}"
-        content_type = response.headers.get("content-type", [""])[0]    # each header is a list of values
+        content_type = response.headers.get("content-type", [""])[0]  # each header is a list of values
         if response.status_code >= 500:
             failures.append(f"{where} -> {response.status_code}: {response.text[:300]}")
         elif response.status_code >= 400 and content_type != "application/problem+json":

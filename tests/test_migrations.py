@@ -17,13 +17,27 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
     conn = await asyncpg.connect(dsn(url))
     try:
         assert await conn.fetchval("SELECT extname FROM pg_extension WHERE extname = 'postgis'") == "postgis"
-        gist = {r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_indexes WHERE indexdef ILIKE '%USING gist (geom)%'")}
+        gist = {
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_indexes WHERE indexdef ILIKE '%USING gist (geom)%'"
+            )
+        }
         assert gist == {"zone", "parcel", "facility"}
-        checks = {r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'c'")}
-        assert {"ck_parcel_geom_valid", "ck_parcel_land_status", "ck_parcel_land_rights", "ck_zone_kind",
-                "ck_zone_status", "ck_facility_kind"} <= checks
-        uniques = {r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'u'")}
+        checks = {
+            r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'c'")
+        }
+        assert {
+            "ck_parcel_geom_valid",
+            "ck_parcel_land_status",
+            "ck_parcel_land_rights",
+            "ck_zone_kind",
+            "ck_zone_status",
+            "ck_facility_kind",
+        } <= checks
+        uniques = {
+            r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'u'")
+        }
         assert {"uq_zone_code", "uq_parcel_code", "uq_facility_code"} <= uniques
 
         insert = "INSERT INTO parcel (code, land_status, geom) VALUES ($1, $2, ST_GeomFromText($3, $4))"
@@ -33,20 +47,23 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
             await conn.execute(insert, "bad-geom", "available", bow_tie, 4326)
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(insert, "bad-status", "sold", square, 4326)
-        with pytest.raises(asyncpg.InvalidParameterValueError):        # SRID is part of the column type
+        with pytest.raises(asyncpg.InvalidParameterValueError):  # SRID is part of the column type
             await conn.execute(insert, "bad-srid", "available", square, 3857)
         await conn.execute(insert, "ok", "available", square, 4326)
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(insert, "ok", "available", square, 4326)
         area = await conn.fetchval("SELECT area_ha FROM parcel WHERE code = 'ok'")
-        assert 120 < area < 125                                        # derived by the database
+        assert 120 < area < 125  # derived by the database
     finally:
         await conn.close()
 
     run_cli("alembic", "downgrade", "base", database_url=url)
     conn = await asyncpg.connect(dsn(url))
     try:
-        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
         assert not tables & {"zone", "parcel", "facility"}
     finally:
         await conn.close()

@@ -12,8 +12,17 @@ async def post(client, feature, **params):
 
 async def test_create_returns_feature_with_geodesic_area(client):
     ring = rectangle(*ORIGIN, 300, 200)
-    response = await post(client, parcel(ring, "HGB-001", holder="PT Contoh", sector="logistics",
-                                         price_idr_per_m2=950000, attributes={"nib": "123"}))
+    response = await post(
+        client,
+        parcel(
+            ring,
+            "HGB-001",
+            holder="PT Contoh",
+            sector="logistics",
+            price_idr_per_m2=950000,
+            attributes={"nib": "123"},
+        ),
+    )
     assert response.status_code == 201, response.text
     assert response.headers["content-type"] == "application/geo+json"
     body = response.json()
@@ -35,11 +44,16 @@ async def test_create_returns_feature_with_geodesic_area(client):
 async def test_multipolygon_area_is_the_sum_of_its_parts(client):
     a = rectangle(*ORIGIN, 100, 100)
     b = rectangle(*move(*ORIGIN, 90, 500), 50, 400)
-    feature = {"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": [[a], [b]]},
-               "properties": {"code": "MULTI-1", "land_status": "reserved"}}
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "MultiPolygon", "coordinates": [[a], [b]]},
+        "properties": {"code": "MULTI-1", "land_status": "reserved"},
+    }
     response = await post(client, feature)
     assert response.status_code == 201, response.text
-    expected = area_ha({"type": "Polygon", "coordinates": [a]}) + area_ha({"type": "Polygon", "coordinates": [b]})
+    expected = area_ha({"type": "Polygon", "coordinates": [a]}) + area_ha(
+        {"type": "Polygon", "coordinates": [b]}
+    )
     assert close(response.json()["properties"]["area_ha"], expected)
 
 
@@ -63,16 +77,22 @@ async def test_zones_property_is_computed_spatially(client):
 
     # Moving the zone away moves the parcel out of it: no stored link can drift.
     far = rectangle(*move(*ORIGIN, 180, 10_000), 2000, 2000)
-    response = await client.patch("/zones/test-estate", json={"geometry": {"type": "Polygon", "coordinates": [far]}},
-                                  headers=AUTH)
+    response = await client.patch(
+        "/zones/test-estate", json={"geometry": {"type": "Polygon", "coordinates": [far]}}, headers=AUTH
+    )
     assert response.status_code == 200, response.text
     assert (await client.get(f"/parcels/{inside['id']}")).json()["properties"]["zones"] == []
 
 
 async def test_patch_changes_only_what_is_sent(client):
-    created = (await post(client, parcel(rectangle(*ORIGIN, 100, 100), "P-1", holder="A", sector="food"))).json()
-    response = await client.patch(f"/parcels/{created['id']}", headers=AUTH,
-                                  json={"properties": {"land_status": "reserved", "holder": None}})
+    created = (
+        await post(client, parcel(rectangle(*ORIGIN, 100, 100), "P-1", holder="A", sector="food"))
+    ).json()
+    response = await client.patch(
+        f"/parcels/{created['id']}",
+        headers=AUTH,
+        json={"properties": {"land_status": "reserved", "holder": None}},
+    )
     assert response.status_code == 200, response.text
     props = response.json()["properties"]
     assert props["land_status"] == "reserved" and props["holder"] is None and props["sector"] == "food"
@@ -83,10 +103,15 @@ async def test_patch_changes_only_what_is_sent(client):
 async def test_patch_geometry_recomputes_area(client):
     created = (await post(client, parcel(rectangle(*ORIGIN, 100, 100), "P-2"))).json()
     bigger = rectangle(*ORIGIN, 200, 100)
-    response = await client.patch(f"/parcels/{created['id']}", headers=AUTH,
-                                  json={"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [bigger]}})
+    response = await client.patch(
+        f"/parcels/{created['id']}",
+        headers=AUTH,
+        json={"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [bigger]}},
+    )
     assert response.status_code == 200, response.text
-    assert close(response.json()["properties"]["area_ha"], area_ha({"type": "Polygon", "coordinates": [bigger]}))
+    assert close(
+        response.json()["properties"]["area_ha"], area_ha({"type": "Polygon", "coordinates": [bigger]})
+    )
 
 
 async def test_delete(client, session):
@@ -135,8 +160,14 @@ async def _grid(client, n: int, prefix: str = "G") -> list[int]:
     ids = []
     for i in range(n):
         sw = move(*ORIGIN, 90, 150 * i)
-        ids.append((await post(client, parcel(rectangle(*sw, 100, 100), f"{prefix}-{i}",
-                                              "available" if i % 2 else "occupied"))).json()["id"])
+        ids.append(
+            (
+                await post(
+                    client,
+                    parcel(rectangle(*sw, 100, 100), f"{prefix}-{i}", "available" if i % 2 else "occupied"),
+                )
+            ).json()["id"]
+        )
     return ids
 
 

@@ -43,8 +43,9 @@ async def test_served_over_http(server):
         ring = rectangle(*ORIGIN, 250, 250)
         refused = await http.post("/parcels", json=parcel(ring, "SRV-1"))
         assert refused.status_code == 401
-        created = await http.post("/parcels", json=parcel(ring, "SRV-1"),
-                                  headers={"Authorization": f"Bearer {SERVER_KEY}"})
+        created = await http.post(
+            "/parcels", json=parcel(ring, "SRV-1"), headers={"Authorization": f"Bearer {SERVER_KEY}"}
+        )
         assert created.status_code == 201, created.text
         assert close(created.json()["properties"]["area_ha"], area_ha(created.json()["geometry"]))
         distances = (await http.get(f"{created.headers['location']}/distances")).json()

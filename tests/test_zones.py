@@ -8,9 +8,17 @@ from tests.geo import GEOD, ORIGIN, area_ha, close, move, parcel, rectangle, zon
 
 async def test_create_and_read_zone(client):
     ring = rectangle(*ORIGIN, 1500, 1000)
-    response = await client.post("/zones", json=zone(ring, "new-estate", regency="Kota Balikpapan",
-                                                       sectors=["logistics"], attributes={"approximate": True}),
-                                  headers=AUTH)
+    response = await client.post(
+        "/zones",
+        json=zone(
+            ring,
+            "new-estate",
+            regency="Kota Balikpapan",
+            sectors=["logistics"],
+            attributes={"approximate": True},
+        ),
+        headers=AUTH,
+    )
     assert response.status_code == 201, response.text
     assert response.headers["location"] == "/zones/new-estate"
     body = response.json()
@@ -26,8 +34,9 @@ async def test_create_and_read_zone(client):
 
 async def test_patch_and_delete_zone(client):
     await client.post("/zones", json=zone(rectangle(*ORIGIN, 500, 500), "z-1"), headers=AUTH)
-    patched = await client.patch("/zones/z-1", json={"properties": {"status": "operating", "code": "z-2"}},
-                                 headers=AUTH)
+    patched = await client.patch(
+        "/zones/z-1", json={"properties": {"status": "operating", "code": "z-2"}}, headers=AUTH
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["id"] == "z-2" and patched.json()["properties"]["status"] == "operating"
     assert (await client.get("/zones/z-1")).status_code == 404
@@ -49,7 +58,7 @@ async def _zone_with_parcels(client):
     await client.post("/zones", json=zone(rectangle(*ORIGIN, 1000, 1000), "square"), headers=AUTH)
     inside = rectangle(*move(*ORIGIN, 45, 300), 100, 100)
     east_edge = move(*ORIGIN, 90, 1000)
-    straddle = rectangle(*move(*move(*east_edge, 0, 400), 270, 60), 200, 100)   # 60 m of 200 m inside
+    straddle = rectangle(*move(*move(*east_edge, 0, 400), 270, 60), 200, 100)  # 60 m of 200 m inside
     outside = rectangle(*move(*ORIGIN, 90, 2000), 100, 100)
     ids = {}
     for name, ring in (("inside", inside), ("straddle", straddle), ("outside", outside)):
@@ -79,15 +88,19 @@ async def test_parcels_intersecting_zone_carry_their_share(client):
     straddle = shape({"type": "Polygon", "coordinates": [rings["straddle"]]})
     expected = area_ha(straddle.intersection(zone_shape)) / area_ha(straddle)
     assert abs(shares[ids["straddle"]] - expected) < 1e-3
-    assert abs(expected - 0.3) < 0.01   # the layout itself: 60 m of a 200 m wide parcel
+    assert abs(expected - 0.3) < 0.01  # the layout itself: 60 m of a 200 m wide parcel
 
 
 async def test_parcels_in_zone_take_the_parcel_filters(client):
     ids, _ = await _zone_with_parcels(client)
-    await client.patch(f"/parcels/{ids['inside']}", json={"properties": {"land_status": "occupied"}}, headers=AUTH)
+    await client.patch(
+        f"/parcels/{ids['inside']}", json={"properties": {"land_status": "occupied"}}, headers=AUTH
+    )
     body = (await client.get("/zones/square/parcels?relation=intersects&land_status=available")).json()
     assert [f["id"] for f in body["features"]] == [ids["straddle"]]
-    assert (await client.get("/zones/square/parcels?limit=1&relation=intersects")).json()["numberMatched"] == 2
+    assert (await client.get("/zones/square/parcels?limit=1&relation=intersects")).json()[
+        "numberMatched"
+    ] == 2
 
 
 async def test_parcels_in_unknown_zone_is_404(client):

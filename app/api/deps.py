@@ -63,8 +63,10 @@ PagingDep = Annotated[Paging, Depends(paging)]
 def bbox_param(
     bbox: Annotated[
         str | None,
-        Query(description="minLon,minLat,maxLon,maxLat (WGS 84): features that intersect the box.",
-              examples=["116.70,-1.20,116.85,-1.05"]),
+        Query(
+            description="minLon,minLat,maxLon,maxLat (WGS 84): features that intersect the box.",
+            examples=["116.70,-1.20,116.85,-1.05"],
+        ),
     ] = None,
 ) -> BBox | None:
     if bbox is None:
@@ -102,11 +104,27 @@ def collection(page: Page, request: Request, paging: Paging | None = None) -> Ge
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if paging is not None:
         if paging.offset + page.returned < page.matched:
-            links.append({"href": _page_url(request, paging.limit, paging.offset + paging.limit),
-                          "rel": "next", "type": GEOJSON})
+            links.append(
+                {
+                    "href": _page_url(request, paging.limit, paging.offset + paging.limit),
+                    "rel": "next",
+                    "type": GEOJSON,
+                }
+            )
         if paging.offset > 0:
-            links.append({"href": _page_url(request, paging.limit, max(paging.offset - paging.limit, 0)),
-                          "rel": "prev", "type": GEOJSON})
-    head = json.dumps({"type": "FeatureCollection", "numberMatched": page.matched,
-                       "numberReturned": page.returned, "links": links})
+            links.append(
+                {
+                    "href": _page_url(request, paging.limit, max(paging.offset - paging.limit, 0)),
+                    "rel": "prev",
+                    "type": GEOJSON,
+                }
+            )
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": page.matched,
+            "numberReturned": page.returned,
+            "links": links,
+        }
+    )
     return GeoJSONResponse(head[:-1] + ', "features": ' + page.features + "}")

@@ -21,8 +21,9 @@ Kinds = Annotated[str | None, Query(description="Comma-separated facility kinds,
 async def list_facilities(request: Request, session: SessionDep, paging: PagingDep, kind: Kinds = None):
     """Facilities (ports, airports, IKN ...) as a FeatureCollection, ordered by code."""
     kinds = csv_enum("kind", kind, FacilityKind)
-    return collection(await facilities.list_facilities(session, kinds, paging.limit, paging.offset),
-                      request, paging)
+    return collection(
+        await facilities.list_facilities(session, kinds, paging.limit, paging.offset), request, paging
+    )
 
 
 @router.get("/nearest", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
@@ -40,8 +41,13 @@ async def nearest_facilities(
     return collection(await facilities.nearest_to_point(session, lon, lat, kinds, limit), request)
 
 
-@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
-             responses={201: {"model": FacilityFeature}, **WRITE})
+@router.post(
+    "",
+    status_code=201,
+    response_class=GeoJSONResponse,
+    dependencies=[WriteKey],
+    responses={201: {"model": FacilityFeature}, **WRITE},
+)
 async def create_facility(body: FacilityCreate, session: SessionDep, settings: SettingsDep):
     code, feature = await features.create(session, FACILITY, body, settings.area_of_interest)
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/facilities/{code}"})
@@ -52,7 +58,9 @@ async def get_facility(code: str, session: SessionDep):
     return GeoJSONResponse(await features.fetch(session, FACILITY, code))
 
 
-@router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
+@router.patch(
+    "/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE}
+)
 async def update_facility(code: str, body: FacilityPatch, session: SessionDep, settings: SettingsDep):
     return GeoJSONResponse(await features.patch(session, FACILITY, code, body, settings.area_of_interest))
 

@@ -17,9 +17,13 @@ async def landing(request: Request) -> dict:
     return {
         "title": "Kaltim Land API",
         "description": "Industrial zones, land parcels and facilities of East Kalimantan, "
-                       "with geodesic distances and areas.",
+        "with geodesic distances and areas.",
         "links": [
-            {"rel": "service-desc", "href": f"{base}/openapi.json", "type": "application/vnd.oai.openapi+json;version=3.1"},
+            {
+                "rel": "service-desc",
+                "href": f"{base}/openapi.json",
+                "type": "application/vnd.oai.openapi+json;version=3.1",
+            },
             {"rel": "service-doc", "href": f"{base}/docs", "type": "text/html"},
             {"rel": "zones", "href": f"{base}/zones", "type": "application/geo+json"},
             {"rel": "parcels", "href": f"{base}/parcels", "type": "application/geo+json"},

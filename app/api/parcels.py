@@ -42,14 +42,25 @@ async def list_parcels(
     return collection(await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging)
 
 
-@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
-             responses={201: {"model": ParcelFeature}, **WRITE})
-async def create_parcel(body: ParcelCreate, session: SessionDep, settings: SettingsDep,
-                        repair: Repair = False, allow_overlap: AllowOverlap = False):
+@router.post(
+    "",
+    status_code=201,
+    response_class=GeoJSONResponse,
+    dependencies=[WriteKey],
+    responses={201: {"model": ParcelFeature}, **WRITE},
+)
+async def create_parcel(
+    body: ParcelCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    repair: Repair = False,
+    allow_overlap: AllowOverlap = False,
+):
     """Create a parcel from a GeoJSON Feature (Polygon or MultiPolygon). Its id is assigned here.
     A parcel whose interior overlaps another's is refused (409) unless `allow_overlap=true`."""
-    parcel_id, feature = await parcels.create_parcel(session, body, settings.area_of_interest,
-                                                     repair=repair, allow_overlap=allow_overlap)
+    parcel_id, feature = await parcels.create_parcel(
+        session, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
+    )
     return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/parcels/{parcel_id}"})
 
 
@@ -58,17 +69,27 @@ async def get_parcel(parcel_id: ParcelId, session: SessionDep):
     return GeoJSONResponse(await features.fetch(session, PARCEL, parcel_id))
 
 
-@router.patch("/{parcel_id}", response_class=GeoJSONResponse, dependencies=[WriteKey],
-              responses={**FEATURE, **WRITE})
-async def update_parcel(parcel_id: ParcelId, body: ParcelPatch, session: SessionDep, settings: SettingsDep,
-                        repair: Repair = False, allow_overlap: AllowOverlap = False):
+@router.patch(
+    "/{parcel_id}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE}
+)
+async def update_parcel(
+    parcel_id: ParcelId,
+    body: ParcelPatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    repair: Repair = False,
+    allow_overlap: AllowOverlap = False,
+):
     """Change the properties sent (and the geometry, if sent); the rest stays."""
-    feature = await parcels.update_parcel(session, parcel_id, body, settings.area_of_interest,
-                                          repair=repair, allow_overlap=allow_overlap)
+    feature = await parcels.update_parcel(
+        session, parcel_id, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
+    )
     return GeoJSONResponse(feature)
 
 
-@router.delete("/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
+@router.delete(
+    "/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}}
+)
 async def delete_parcel(parcel_id: ParcelId, session: SessionDep):
     await features.delete(session, PARCEL, parcel_id)
     return Response(status_code=204)

@@ -34,8 +34,13 @@ async def list_zones(request: Request, session: SessionDep, paging: PagingDep):
     return collection(page, request, paging)
 
 
-@router.post("", status_code=201, response_class=GeoJSONResponse, dependencies=[WriteKey],
-             responses={201: {"model": ZoneFeature}, **WRITE})
+@router.post(
+    "",
+    status_code=201,
+    response_class=GeoJSONResponse,
+    dependencies=[WriteKey],
+    responses={201: {"model": ZoneFeature}, **WRITE},
+)
 async def create_zone(body: ZoneCreate, session: SessionDep, settings: SettingsDep, repair: Repair = False):
     """Create a zone from a GeoJSON Feature (Polygon or MultiPolygon)."""
     code, feature = await features.create(session, ZONE, body, settings.area_of_interest, repair=repair)
@@ -47,11 +52,16 @@ async def get_zone(code: str, session: SessionDep):
     return GeoJSONResponse(await features.fetch(session, ZONE, code))
 
 
-@router.patch("/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE})
-async def update_zone(code: str, body: ZonePatch, session: SessionDep, settings: SettingsDep,
-                      repair: Repair = False):
+@router.patch(
+    "/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE}
+)
+async def update_zone(
+    code: str, body: ZonePatch, session: SessionDep, settings: SettingsDep, repair: Repair = False
+):
     """Change the properties sent (and the geometry, if sent); the rest stays."""
-    return GeoJSONResponse(await features.patch(session, ZONE, code, body, settings.area_of_interest, repair=repair))
+    return GeoJSONResponse(
+        await features.patch(session, ZONE, code, body, settings.area_of_interest, repair=repair)
+    )
 
 
 @router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
@@ -60,21 +70,30 @@ async def delete_zone(code: str, session: SessionDep):
     return Response(status_code=204)
 
 
-@router.get("/{code}/parcels", response_class=GeoJSONResponse,
-            responses={200: {"model": FeatureCollection}, 404: {"model": ProblemOut}})
+@router.get(
+    "/{code}/parcels",
+    response_class=GeoJSONResponse,
+    responses={200: {"model": FeatureCollection}, 404: {"model": ProblemOut}},
+)
 async def parcels_in_zone(
     code: str,
     request: Request,
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
-    relation: Annotated[Relation, Query(description="`within`: covered by the zone; "
-                                                    "`intersects`: touching it at all, with `share_in_zone`.")]
-    = "within",
+    relation: Annotated[
+        Relation,
+        Query(
+            description="`within`: covered by the zone; "
+            "`intersects`: touching it at all, with `share_in_zone`."
+        ),
+    ] = "within",
     land_status: Annotated[str | None, Query(description="Comma-separated land statuses.")] = None,
 ):
     """The parcels in a zone. With `relation=intersects` each carries `share_in_zone`, the share
     (0-1) of its geodesic area that lies inside the zone."""
-    f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), relation=relation)
+    f = ParcelFilter(
+        bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), relation=relation
+    )
     page = await parcels.list_parcels_in_zone(session, code, f, paging.limit, paging.offset)
     return collection(page, request, paging)

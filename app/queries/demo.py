@@ -26,7 +26,8 @@ coded AS (
     FROM cells
     WHERE NOT ST_IsEmpty(geom) AND ST_Area(geom::geography, true) >= 1000
 )
-INSERT INTO parcel (code, land_status, land_rights, land_use, holder, sector, price_idr_per_m2, attributes, geom)
+INSERT INTO parcel (code, land_status, land_rights, land_use, holder, sector, price_idr_per_m2,
+                    attributes, geom)
 SELECT c.code, s.land_status,
        CASE WHEN s.land_status IN ('allocated', 'occupied') THEN 'HGB' ELSE 'HPL' END,
        'industrial',

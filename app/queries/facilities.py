@@ -41,8 +41,14 @@ async def list_facilities(session: AsyncSession, kinds: list[str] | None, limit:
         where.append("t.kind = ANY(:kinds)")
         params["kinds"] = kinds
     return await features.page(
-        session, feature=FACILITY.feature, source="facility t", where=where, params=params,
-        order="t.code", limit=limit, offset=offset,
+        session,
+        feature=FACILITY.feature,
+        source="facility t",
+        where=where,
+        params=params,
+        order="t.code",
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -69,7 +75,8 @@ async def nearest_to_point(
             LIMIT :limit
         )
         SELECT count(*) AS returned,
-               coalesce(json_agg({NEAREST_FEATURE} ORDER BY t.distance_m, t.code), '[]'::json)::text AS features
+               coalesce(json_agg({NEAREST_FEATURE} ORDER BY t.distance_m, t.code), '[]'::json)::text
+                   AS features
         FROM t
     """
     params: dict[str, Any] = {"lon": lon, "lat": lat, "limit": limit, "candidates": limit + KNN_SPARE}

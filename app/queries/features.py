@@ -33,10 +33,10 @@ def feature_sql(id_expr: str, properties: Mapping[str, str], alias: str = "t") -
 
 @dataclass(frozen=True)
 class Resource:
-    label: str                      # "parcel": used in messages
+    label: str  # "parcel": used in messages
     table: str
-    key: str                        # column that identifies a row in URLs: "code" or "id"
-    properties: Mapping[str, str]   # output property name -> SQL expression over `t`
+    key: str  # column that identifies a row in URLs: "code" or "id"
+    properties: Mapping[str, str]  # output property name -> SQL expression over `t`
     geometry_types: tuple[str, ...]  # GeoJSON types accepted on input
     jsonb_columns: frozenset[str] = field(default_factory=frozenset)
 
@@ -50,7 +50,7 @@ class Resource:
 
 @dataclass(frozen=True)
 class Page:
-    features: str      # a JSON array of Features, as text
+    features: str  # a JSON array of Features, as text
     matched: int
     returned: int
 
@@ -104,7 +104,7 @@ async def update(
 ) -> str:
     """Change the given columns (and the geometry if given) and return the Feature. The caller commits."""
     placeholders, params = _bind(resource, values)
-    sets = [f"{column} = {placeholder}" for column, placeholder in zip(values, placeholders)]
+    sets = [f"{column} = {placeholder}" for column, placeholder in zip(values, placeholders, strict=True)]
     if geom is not None:
         sets.append(f"geom = {GEOM_FROM_WKB}")
         params["geom"] = geom
@@ -127,8 +127,13 @@ def _geometry(resource: Resource, geometry: Any, area_of_interest: BBox, repair:
 
 
 async def create(
-    session: AsyncSession, resource: Resource, body: FeatureIn, area_of_interest: BBox, *,
-    repair: bool = False, check: GeometryCheck | None = None,
+    session: AsyncSession,
+    resource: Resource,
+    body: FeatureIn,
+    area_of_interest: BBox,
+    *,
+    repair: bool = False,
+    check: GeometryCheck | None = None,
 ) -> tuple[Any, str]:
     """Store an incoming Feature after the geometry rules (and `check`, if given) pass; commit."""
     geom = _geometry(resource, body.geometry, area_of_interest, repair)
@@ -140,8 +145,14 @@ async def create(
 
 
 async def patch(
-    session: AsyncSession, resource: Resource, key: Any, body: PatchIn, area_of_interest: BBox, *,
-    repair: bool = False, check: GeometryCheck | None = None,
+    session: AsyncSession,
+    resource: Resource,
+    key: Any,
+    body: PatchIn,
+    area_of_interest: BBox,
+    *,
+    repair: bool = False,
+    check: GeometryCheck | None = None,
 ) -> str:
     """Apply a partial Feature: the properties it holds and its geometry, if any; commit."""
     geom = None

@@ -77,7 +77,7 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
         params["zone"] = f.zone
     if f.bbox is not None:
         where.append("ST_Intersects(t.geom, ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326))")
-        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), f.bbox))
+        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), f.bbox, strict=True))
     if f.land_status:
         where.append("t.land_status = ANY(:land_status)")
         params["land_status"] = f.land_status
@@ -87,8 +87,14 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
 async def _page(session: AsyncSession, f: ParcelFilter, limit: int, offset: int, with_share: bool) -> Page:
     source, where, params = _scope(f)
     return await features.page(
-        session, feature=FEATURE_WITH_SHARE if with_share else PARCEL.feature,
-        source=source, where=where, params=params, order="t.id", limit=limit, offset=offset,
+        session,
+        feature=FEATURE_WITH_SHARE if with_share else PARCEL.feature,
+        source=source,
+        where=where,
+        params=params,
+        order="t.id",
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -135,11 +141,18 @@ async def create_parcel(
 
 
 async def update_parcel(
-    session: AsyncSession, parcel_id: int, body: ParcelPatch, area_of_interest: BBox, *,
-    repair: bool, allow_overlap: bool,
+    session: AsyncSession,
+    parcel_id: int,
+    body: ParcelPatch,
+    area_of_interest: BBox,
+    *,
+    repair: bool,
+    allow_overlap: bool,
 ) -> str:
     check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom, exclude_id=parcel_id)
-    return await features.patch(session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check)
+    return await features.patch(
+        session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check
+    )
 
 
 async def distances(session: AsyncSession, parcel_id: int, kinds: list[str]) -> str:

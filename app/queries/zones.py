@@ -31,8 +31,14 @@ ZONE = Resource(
 
 async def list_zones(session: AsyncSession, limit: int, offset: int) -> Page:
     return await features.page(
-        session, feature=ZONE.feature, source="zone t", where=[], params={},
-        order="t.code", limit=limit, offset=offset,
+        session,
+        feature=ZONE.feature,
+        source="zone t",
+        where=[],
+        params={},
+        order="t.code",
+        limit=limit,
+        offset=offset,
     )
 
 

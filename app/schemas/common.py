@@ -14,8 +14,13 @@ SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 def code_field(default: Any = ...) -> Any:
-    return Field(default, min_length=1, max_length=64, pattern=SLUG,
-                 description="Lower-case slug: letters, digits and single hyphens.")
+    return Field(
+        default,
+        min_length=1,
+        max_length=64,
+        pattern=SLUG,
+        description="Lower-case slug: letters, digits and single hyphens.",
+    )
 
 
 def text_field(default: Any = ..., max_length: int = 500) -> Any:
@@ -27,8 +32,9 @@ EXAMPLE_RING = [[116.70, -1.15], [116.703, -1.15], [116.703, -1.147], [116.70, -
 
 def example_feature(geometry: dict, properties: dict) -> ConfigDict:
     """OpenAPI example of an incoming Feature, shown in /docs."""
-    return ConfigDict(json_schema_extra={"examples": [
-        {"type": "Feature", "geometry": geometry, "properties": properties}]})
+    return ConfigDict(
+        json_schema_extra={"examples": [{"type": "Feature", "geometry": geometry, "properties": properties}]}
+    )
 
 
 def attributes_field() -> Any:

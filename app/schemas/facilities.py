@@ -1,20 +1,20 @@
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from app.models import FacilityKind
 from app.schemas.common import (
-    example_feature,
-    attributes_field,
-    code_field,
     FeatureIn,
     Geometry,
     GeometryIn,
     PatchIn,
     PropertiesIn,
-    text_field,
     TimestampsOut,
+    attributes_field,
+    code_field,
+    example_feature,
     patch_of,
+    text_field,
 )
 
 
@@ -27,7 +27,10 @@ class FacilityPropertiesIn(PropertiesIn):
 
 
 class FacilityCreate(FeatureIn):
-    model_config = example_feature({"type": "Point", "coordinates": [116.806208, -1.272053]}, {"code": "new-jetty", "name": "New jetty", "kind": "port", "source": "survey 2026"})
+    model_config = example_feature(
+        {"type": "Point", "coordinates": [116.806208, -1.272053]},
+        {"code": "new-jetty", "name": "New jetty", "kind": "port", "source": "survey 2026"},
+    )
 
     geometry: GeometryIn = Field(description="Usually a Point; any simple geometry type is accepted.")
     properties: FacilityPropertiesIn

@@ -1,29 +1,34 @@
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from app.models import LandRights, LandStatus
 from app.schemas.common import (
     EXAMPLE_RING,
-    example_feature,
-    attributes_field,
     FeatureIn,
     Geometry,
     GeometryIn,
     PatchIn,
     PropertiesIn,
-    text_field,
     TimestampsOut,
+    attributes_field,
+    example_feature,
     patch_of,
+    text_field,
 )
 
 PARCEL_CODE = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 
 
 def parcel_code_field(default: Any = ...) -> Any:
-    return Field(default, min_length=1, max_length=100, pattern=PARCEL_CODE,
-                 description="The parcel's code, e.g. a certificate or survey number.")
+    return Field(
+        default,
+        min_length=1,
+        max_length=100,
+        pattern=PARCEL_CODE,
+        description="The parcel's code, e.g. a certificate or survey number.",
+    )
 
 
 def price_field() -> Any:
@@ -44,7 +49,17 @@ class ParcelPropertiesIn(PropertiesIn):
 
 
 class ParcelCreate(FeatureIn):
-    model_config = example_feature({"type": "Polygon", "coordinates": [EXAMPLE_RING]}, {"code": "HGB-00123", "land_status": "available", "land_rights": "HGB", "sector": "logistics", "price_idr_per_m2": 950000, "attributes": {"survey": "2026-10"}})
+    model_config = example_feature(
+        {"type": "Polygon", "coordinates": [EXAMPLE_RING]},
+        {
+            "code": "HGB-00123",
+            "land_status": "available",
+            "land_rights": "HGB",
+            "sector": "logistics",
+            "price_idr_per_m2": 950000,
+            "attributes": {"survey": "2026-10"},
+        },
+    )
 
     geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
     properties: ParcelPropertiesIn

@@ -1,21 +1,21 @@
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from app.models import ZoneKind, ZoneStatus
 from app.schemas.common import (
     EXAMPLE_RING,
-    example_feature,
-    attributes_field,
-    code_field,
     FeatureIn,
     Geometry,
     GeometryIn,
     PatchIn,
     PropertiesIn,
-    text_field,
     TimestampsOut,
+    attributes_field,
+    code_field,
+    example_feature,
     patch_of,
+    text_field,
 )
 
 
@@ -32,7 +32,17 @@ class ZonePropertiesIn(PropertiesIn):
 
 
 class ZoneCreate(FeatureIn):
-    model_config = example_feature({"type": "Polygon", "coordinates": [EXAMPLE_RING]}, {"code": "kik-extension", "name": "Kariangau extension", "kind": "industrial_estate", "regency": "Kota Balikpapan", "sectors": ["logistics"], "status": "planned"})
+    model_config = example_feature(
+        {"type": "Polygon", "coordinates": [EXAMPLE_RING]},
+        {
+            "code": "kik-extension",
+            "name": "Kariangau extension",
+            "kind": "industrial_estate",
+            "regency": "Kota Balikpapan",
+            "sectors": ["logistics"],
+            "status": "planned",
+        },
+    )
 
     geometry: GeometryIn = Field(description="Polygon or MultiPolygon.")
     properties: ZonePropertiesIn
