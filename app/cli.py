@@ -1,13 +1,15 @@
-"""Command line: `python -m app.cli seed | demo-parcels`."""
+"""Command line: `python -m app.cli seed | demo-parcels | generate-parcels --count N`."""
 
 import argparse
 import asyncio
 import sys
+import time
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.queries import bulk
 from app.queries.demo import tile_zones
-from app.seed import load_reference
+from app.seed import generate, load_reference
 
 
 async def _run(args: argparse.Namespace) -> str:
@@ -24,9 +26,26 @@ async def _run(args: argparse.Namespace) -> str:
             if args.command == "demo-parcels":
                 added = await tile_zones(session, args.cell_m)
                 return f"demo parcels: {added} added (cells of {args.cell_m:g} m)"
+            if args.command == "generate-parcels":
+                return await _generate(session, args)
     finally:
         await engine.dispose()
     raise AssertionError(args.command)
+
+
+async def _generate(session, args: argparse.Namespace) -> str:
+    zones = [generate.ZoneCentre(*row) for row in await bulk.zone_centres(session)]
+    if not zones:
+        raise SystemExit("no zones: run `python -m app.cli seed` first")
+    removed = await bulk.delete_generated_parcels(session) if args.replace else 0
+    started = time.perf_counter()
+    batch = f"{args.seed:x}{int(time.time()) % 100000:05d}"
+    loaded = await bulk.copy_parcels(
+        session, generate.COLUMNS, generate.rows(zones, args.count, args.seed, batch)
+    )
+    seconds = time.perf_counter() - started
+    gone = f"{removed} generated parcels removed; " if args.replace else ""
+    return f"{gone}{loaded} parcels generated around {len(zones)} zones in {seconds:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("seed", help="load the reference zones and facilities (idempotent)")
     demo = commands.add_parser("demo-parcels", help="tile every zone with demo parcels (idempotent)")
     demo.add_argument("--cell-m", type=float, default=250.0, help="cell size in metres (default 250)")
+    gen = commands.add_parser(
+        "generate-parcels", help="lay out N synthetic parcels in and around the zones (COPY)"
+    )
+    gen.add_argument("--count", type=int, required=True, help="how many parcels")
+    gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same parcels")
+    gen.add_argument("--replace", action="store_true", help="remove previously generated parcels first")
     args = parser.parse_args(argv)
     if getattr(args, "cell_m", 1) <= 0:
         parser.error("--cell-m must be positive")
+    if getattr(args, "count", 1) <= 0:
+        parser.error("--count must be positive")
     print(asyncio.run(_run(args)))
     return 0
 

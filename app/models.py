@@ -7,14 +7,19 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Computed,
     DateTime,
     Double,
+    ForeignKey,
     Identity,
+    Index,
     MetaData,
     Numeric,
+    Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -45,6 +50,13 @@ class LandRights(StrEnum):
     hak_milik = "hak_milik"
     state_land = "state_land"
     unknown = "unknown"
+
+
+class ProjectStatus(StrEnum):
+    offered = "offered"
+    negotiating = "negotiating"
+    committed = "committed"
+    operating = "operating"
 
 
 class FacilityKind(StrEnum):
@@ -116,11 +128,15 @@ class Parcel(Timestamps, Base):
         CheckConstraint(one_of("land_rights", LandRights), name="land_rights"),
         CheckConstraint("price_idr_per_m2 IS NULL OR price_idr_per_m2 >= 0", name="price"),
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        # Site search: status first, then area ranges.
+        Index("ix_parcel_land_status_area_ha", "land_status", "area_ha"),
+        # Distance criteria on the spheroid: ST_DWithin(geom::geography, ...) is served by this.
+        Index("ix_parcel_geog", text("(geom::geography)"), postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
-    land_status: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    land_status: Mapped[str] = mapped_column(Text, nullable=False)
     land_rights: Mapped[str] = mapped_column(Text, server_default="unknown", nullable=False)
     land_use: Mapped[str | None] = mapped_column(Text)
     holder: Mapped[str | None] = mapped_column(Text)
@@ -146,3 +162,35 @@ class Facility(Timestamps, Base):
     source: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
     geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=True), nullable=False)
+
+
+project_parcel = Table(
+    "project_parcel",
+    Base.metadata,
+    Column("project_id", BigInteger, ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    # A parcel in use by a project cannot be deleted until the project lets it go.
+    Column(
+        "parcel_id", BigInteger, ForeignKey("parcel.id", ondelete="RESTRICT"), primary_key=True, index=True
+    ),
+)
+
+
+class Project(Timestamps, Base):
+    """An investment project ready to offer (IPRO). Its geometry is the union of its parcels."""
+
+    __tablename__ = "project"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ProjectStatus), name="status"),
+        CheckConstraint("investment_value_usd IS NULL OR investment_value_usd >= 0", name="value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    sector: Mapped[str] = mapped_column(Text, nullable=False)
+    investment_value_usd: Mapped[float | None] = mapped_column(Numeric(18, 2))
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    zone_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("zone.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    description: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
