@@ -2,12 +2,13 @@
 
 import json
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings, get_settings
@@ -99,11 +100,32 @@ def _page_url(request: Request, limit: int, offset: int) -> str:
     return str(request.url.include_query_params(limit=limit, offset=offset))
 
 
-def collection(page: Page, request: Request, paging: Paging | None = None) -> GeoJSONResponse:
-    """A FeatureCollection around features built by PostgreSQL, with self/next/prev links."""
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if paging is not None:
-        if paging.offset + page.returned < page.matched:
+def collection(page: Page, request: Request, paging: Paging | None = None) -> StreamingResponse:
+    """A FeatureCollection around Features rendered by PostgreSQL, streamed as they arrive.
+
+    The counts and links follow the features: `next` is there when the query found a row beyond
+    the page; `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
+    """
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"type": "FeatureCollection", "features": ['
+        returned, more = 0, False
+        async for feature in page.features:
+            if returned == page.limit:
+                more = True
+                break
+            yield (feature if returned == 0 else "," + feature).encode()
+            returned += 1
+        tail: dict = {"numberReturned": returned}
+        if page.count is not None:
+            matched, estimated = await page.count()
+            tail["numberMatched"] = matched
+            if estimated:
+                tail["numberMatchedEstimated"] = True
+        else:
+            tail["numberMatched"] = returned
+        links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+        if paging is not None and more:
             links.append(
                 {
                     "href": _page_url(request, paging.limit, paging.offset + paging.limit),
@@ -111,7 +133,7 @@ def collection(page: Page, request: Request, paging: Paging | None = None) -> Ge
                     "type": GEOJSON,
                 }
             )
-        if paging.offset > 0:
+        if paging is not None and paging.offset > 0:
             links.append(
                 {
                     "href": _page_url(request, paging.limit, max(paging.offset - paging.limit, 0)),
@@ -119,12 +141,7 @@ def collection(page: Page, request: Request, paging: Paging | None = None) -> Ge
                     "type": GEOJSON,
                 }
             )
-    head = json.dumps(
-        {
-            "type": "FeatureCollection",
-            "numberMatched": page.matched,
-            "numberReturned": page.returned,
-            "links": links,
-        }
-    )
-    return GeoJSONResponse(head[:-1] + ', "features": ' + page.features + "}")
+        tail["links"] = links
+        yield ("], " + json.dumps(tail)[1:]).encode()
+
+    return StreamingResponse(body(), media_type=GEOJSON)

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import ANY_SIMPLE
@@ -67,20 +66,14 @@ async def nearest_to_point(
             WHERE true {kind_filter}
             ORDER BY f.geom <-> here.geom
             LIMIT :candidates
-        ),
-        t AS (
-            SELECT c.*, ST_Distance(c.geom::geography, here.geom::geography, true) AS distance_m
-            FROM candidates c, here
-            ORDER BY distance_m, c.code
-            LIMIT :limit
         )
-        SELECT count(*) AS returned,
-               coalesce(json_agg({NEAREST_FEATURE} ORDER BY t.distance_m, t.code), '[]'::json)::text
-                   AS features
-        FROM t
+        SELECT ({NEAREST_FEATURE})::text
+        FROM (SELECT c.*, ST_Distance(c.geom::geography, here.geom::geography, true) AS distance_m
+              FROM candidates c, here) t
+        ORDER BY t.distance_m, t.code
+        LIMIT :limit
     """
     params: dict[str, Any] = {"lon": lon, "lat": lat, "limit": limit, "candidates": limit + KNN_SPARE}
     if kinds:
         params["kinds"] = kinds
-    row = (await session.execute(text(sql), params)).one()
-    return Page(features=row.features, matched=row.returned, returned=row.returned)
+    return Page(features=features.rows(session, sql, params, limit), limit=limit)

@@ -6,7 +6,7 @@ names come from the resource's fixed list, never from the request.
 """
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +50,12 @@ class Resource:
 
 @dataclass(frozen=True)
 class Page:
-    features: str  # a JSON array of Features, as text
-    matched: int
-    returned: int
+    """A page of Features as PostgreSQL renders them: up to `limit` + 1 rows in order (the extra
+    row only tells that there is a next page), and how to count all matches."""
+
+    features: AsyncIterator[str]
+    limit: int
+    count: Callable[[], Awaitable[tuple[int, bool]]] | None = None  # -> (matched, estimated)
 
 
 def _bind(resource: Resource, values: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -173,6 +176,48 @@ async def delete(session: AsyncSession, resource: Resource, key: Any) -> None:
     await session.commit()
 
 
+# Pages of up to this many features are fetched in one round trip; larger ones are streamed
+# from a server-side cursor in batches, so a 10,000-feature page never sits whole in memory.
+FETCH_ALL_UP_TO = 2_000
+STREAM_BATCH = 1_000
+
+
+async def rows(
+    session: AsyncSession, sql: str, params: Mapping[str, Any], expected: int
+) -> AsyncIterator[str]:
+    """The first column of each row of `sql`, fetched at once or streamed depending on `expected`."""
+    if expected <= FETCH_ALL_UP_TO:
+        for (value,) in (await session.execute(text(sql), params)).all():
+            yield value
+        return
+    result = await session.stream(text(sql).execution_options(yield_per=STREAM_BATCH), params)
+    try:
+        async for (value,) in result:
+            yield value
+    finally:
+        await result.close()
+
+
+async def count_matches(
+    session: AsyncSession, source: str, condition: str, params: Mapping[str, Any], cap: int
+) -> tuple[int, bool]:
+    """The number of rows matching, exact up to `cap`; beyond it the planner's estimate (never
+    below `cap`), so that counting never costs much more than the page itself."""
+    capped = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT :count_cap) c"
+    exact = await session.scalar(text(capped), {**params, "count_cap": cap})
+    if exact < cap:
+        return exact, False
+    plan = await session.scalar(
+        text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}"), params
+    )
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return max(cap, int(plan[0]["Plan"]["Plan Rows"])), True
+
+
+def count_cap(limit: int, offset: int) -> int:
+    return max(10_000, offset + 10 * limit)
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -184,20 +229,18 @@ async def page(
     limit: int,
     offset: int,
 ) -> Page:
-    """One page of Features from `source` (a FROM clause with alias `t`), with the total match count."""
+    """One page of Features from `source` (a FROM clause with alias `t`) in `order`."""
     condition = " AND ".join(where) or "true"
     sql = f"""
-        WITH page AS (
-            SELECT {order} AS sort_key, {feature} AS feature
-            FROM {source} WHERE {condition}
-            ORDER BY {order} LIMIT :limit OFFSET :offset
-        )
-        SELECT (SELECT count(*) FROM {source} WHERE {condition}) AS matched,
-               (SELECT count(*) FROM page) AS returned,
-               (SELECT coalesce(json_agg(feature ORDER BY sort_key), '[]'::json)::text FROM page) AS features
+        SELECT ({feature})::text FROM {source} WHERE {condition}
+        ORDER BY {order} LIMIT :limit OFFSET :offset
     """
-    row = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).one()
-    return Page(features=row.features, matched=row.matched, returned=row.returned)
+    features = rows(session, sql, {**params, "limit": limit + 1, "offset": offset}, limit + 1)
+    return Page(
+        features=features,
+        limit=limit,
+        count=lambda: count_matches(session, source, condition, params, count_cap(limit, offset)),
+    )
 
 
 async def upsert(session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes) -> str:
