@@ -12,7 +12,8 @@ async def load(session, count: int, seed: int = 7) -> int:
 
 async def test_generates_the_count_asked_for(session, seeded):
     assert await load(session, 6000) == 6000
-    assert await scalar(session, "SELECT count(*) FROM parcel WHERE attributes @> '{\"generated\": true}'") == 6000
+    generated = "SELECT count(*) FROM parcel WHERE attributes @> '{\"generated\": true}'"
+    assert await scalar(session, generated) == 6000
     assert await scalar(session, "SELECT count(*) FROM parcel WHERE NOT ST_IsValid(geom)") == 0
     assert await scalar(session, "SELECT count(DISTINCT land_status) FROM parcel") == 4
     # varied sizes: small plots and large industrial lots
