@@ -201,17 +201,19 @@ async def rows(
 async def count_matches(
     session: AsyncSession, source: str, condition: str, params: Mapping[str, Any], cap: int
 ) -> tuple[int, bool]:
-    """The number of rows matching, exact up to `cap`; beyond it the planner's estimate (never
-    below `cap`), so that counting never costs much more than the page itself."""
+    """The number of rows matching: exact up to `cap`, beyond it the planner's estimate (never
+    below `cap`), so that counting never costs much more than the page itself. When the planner
+    already expects several times `cap` rows, its estimate is taken without counting."""
+    explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}"
+    plan = await session.scalar(text(explain), params)
+    estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    if estimate >= 3 * cap:
+        return estimate, True
     capped = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT :count_cap) c"
     exact = await session.scalar(text(capped), {**params, "count_cap": cap})
     if exact < cap:
         return exact, False
-    plan = await session.scalar(
-        text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}"), params
-    )
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return max(cap, int(plan[0]["Plan"]["Plan Rows"])), True
+    return max(cap, estimate), True
 
 
 def count_cap(limit: int, offset: int) -> int:
