@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -130,8 +129,6 @@ class Parcel(Timestamps, Base):
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         # Site search: status first, then area ranges.
         Index("ix_parcel_land_status_area_ha", "land_status", "area_ha"),
-        # Distance criteria on the spheroid: ST_DWithin(geom::geography, ...) is served by this.
-        Index("ix_parcel_geog", text("(geom::geography)"), postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

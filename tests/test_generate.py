@@ -20,15 +20,21 @@ async def test_generates_the_count_asked_for(session, seeded):
     assert await scalar(session, "SELECT min(area_ha) FROM parcel") < 0.2
     assert await scalar(session, "SELECT count(*) FROM parcel WHERE area_ha >= 3") >= 100
     # the deliberate overlaps, and only those: every overlapping pair involves a shifted copy
-    pairs = await scalar(session, """
+    pairs = await scalar(
+        session,
+        """
         SELECT count(*) FROM parcel a JOIN parcel b ON a.id < b.id AND a.geom && b.geom
-        WHERE ST_Relate(a.geom, b.geom, '2********')""")
+        WHERE ST_Relate(a.geom, b.geom, '2********')""",
+    )
     copies = 6000 // generate.OVERLAP_EVERY
     assert copies <= pairs <= 3 * copies
     # grids run across the zone boundaries: some parcels straddle them
-    straddling = await scalar(session, """
+    straddling = await scalar(
+        session,
+        """
         SELECT count(*) FROM parcel p JOIN zone z ON ST_Intersects(p.geom, z.geom)
-        WHERE NOT ST_CoveredBy(p.geom, z.geom)""")
+        WHERE NOT ST_CoveredBy(p.geom, z.geom)""",
+    )
     assert straddling > 0
 
 

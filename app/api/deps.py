@@ -1,6 +1,7 @@
 """What routes share: settings, the write key, paging, bbox and list parameters, GeoJSON responses."""
 
 import json
+import math
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -96,34 +97,60 @@ def csv_enum(name: str, text: str | None, enum: type[StrEnum]) -> list[str] | No
     return list(dict.fromkeys(values))
 
 
+def csv_list(text: str | None) -> list[str] | None:
+    """`a, b` -> ['a', 'b']; None when absent."""
+    if text is None:
+        return None
+    values = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    return values or None
+
+
+def point_param(
+    name: str, text: str | None, radius: float | None, radius_name: str
+) -> tuple[float, float] | None:
+    """`lon,lat` -> (lon, lat), which must come with its radius; None when absent."""
+    if text is None and radius is None:
+        return None
+    if text is None or radius is None:
+        raise ValidationProblem(f"{name} and {radius_name} go together: give both or neither.")
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValidationProblem(f"{name}: expected lon,lat, e.g. 116.80,-1.12.") from None
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValidationProblem(f"{name}: longitude must lie within ±180 and latitude within ±90.")
+    return lon, lat
+
+
 def _page_url(request: Request, limit: int, offset: int) -> str:
     return str(request.url.include_query_params(limit=limit, offset=offset))
 
 
-def collection(page: Page, request: Request, paging: Paging | None = None) -> StreamingResponse:
+async def collection(page: Page, request: Request, paging: Paging | None = None) -> StreamingResponse:
     """A FeatureCollection around Features rendered by PostgreSQL, streamed as they arrive.
 
-    The counts and links follow the features: `next` is there when the query found a row beyond
-    the page; `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
+    The query runs, and its matches are counted, before the response starts, so a failing query
+    still gets a problem response. `next` is there when the query found a row beyond the page;
+    `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
     """
+    first = await anext(page.features, None)
+    matched, estimated = await page.count() if page.count is not None else (None, False)
 
     async def body() -> AsyncIterator[bytes]:
         yield b'{"type": "FeatureCollection", "features": ['
         returned, more = 0, False
-        async for feature in page.features:
-            if returned == page.limit:
-                more = True
-                break
-            yield (feature if returned == 0 else "," + feature).encode()
-            returned += 1
-        tail: dict = {"numberReturned": returned}
-        if page.count is not None:
-            matched, estimated = await page.count()
-            tail["numberMatched"] = matched
-            if estimated:
-                tail["numberMatchedEstimated"] = True
-        else:
-            tail["numberMatched"] = returned
+        if first is not None:
+            yield first.encode()
+            returned = 1
+            async for feature in page.features:
+                if returned == page.limit:
+                    more = True
+                    break
+                yield ("," + feature).encode()
+                returned += 1
+        tail: dict = {"numberReturned": returned, "numberMatched": returned if matched is None else matched}
+        if estimated:
+            tail["numberMatchedEstimated"] = True
         links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
         if paging is not None and more:
             links.append(

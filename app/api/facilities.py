@@ -21,7 +21,7 @@ Kinds = Annotated[str | None, Query(description="Comma-separated facility kinds,
 async def list_facilities(request: Request, session: SessionDep, paging: PagingDep, kind: Kinds = None):
     """Facilities (ports, airports, IKN ...) as a FeatureCollection, ordered by code."""
     kinds = csv_enum("kind", kind, FacilityKind)
-    return collection(
+    return await collection(
         await facilities.list_facilities(session, kinds, paging.limit, paging.offset), request, paging
     )
 
@@ -38,7 +38,7 @@ async def nearest_facilities(
     """The facilities nearest to a point, nearest first; each feature carries `distance_m`, the
     geodesic distance on the WGS84 spheroid (0 when the point lies inside the facility)."""
     kinds = csv_enum("kind", kind, FacilityKind)
-    return collection(await facilities.nearest_to_point(session, lon, lat, kinds, limit), request)
+    return await collection(await facilities.nearest_to_point(session, lon, lat, kinds, limit), request)
 
 
 @router.post(

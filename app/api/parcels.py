@@ -11,11 +11,15 @@ from app.api.deps import (
     WriteKey,
     collection,
     csv_enum,
+    csv_list,
+    point_param,
 )
 from app.db import SessionDep
+from app.errors import ValidationProblem
 from app.models import FacilityKind, LandStatus
-from app.queries import features, parcels
+from app.queries import features, parcels, search
 from app.queries.parcels import PARCEL, ParcelFilter
+from app.queries.search import SiteCriteria, Sort
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.parcels import ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
 
@@ -39,7 +43,52 @@ async def list_parcels(
 ):
     """Parcels as a GeoJSON FeatureCollection, ordered by id, filtered by bbox, status and zone."""
     f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), zone=zone)
-    return collection(await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging)
+    return await collection(
+        await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging
+    )
+
+
+@router.get("/search", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def search_sites(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    zone: Annotated[
+        str | None, Query(description="Comma-separated zone codes the parcel must lie in.")
+    ] = None,
+    land_status: Annotated[str, Query(description="Comma-separated land statuses.")] = "available",
+    min_area_ha: Annotated[float | None, Query(ge=0)] = None,
+    max_area_ha: Annotated[float | None, Query(ge=0)] = None,
+    sector: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    max_distance_to_port_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    max_distance_to_capital_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    near: Annotated[
+        str | None, Query(description="lon,lat of a point; use with within_m.", examples=["116.80,-1.12"])
+    ] = None,
+    within_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    sort: Annotated[Sort, Query()] = "-area_ha",
+):
+    """The parcels that fit a project: all criteria optional and combined with AND. Each feature
+    carries `distance_to_port_m` and `distance_to_capital_m` (geodesic, to the nearest port and to
+    IKN), and `distance_to_point_m` with `near`. Distance criteria use index-assisted ST_DWithin
+    on the spheroid."""
+    if min_area_ha is not None and max_area_ha is not None and min_area_ha > max_area_ha:
+        raise ValidationProblem("min_area_ha is larger than max_area_ha.")
+    criteria = SiteCriteria(
+        land_status=csv_enum("land_status", land_status, LandStatus),
+        zones=csv_list(zone),
+        min_area_ha=min_area_ha,
+        max_area_ha=max_area_ha,
+        sector=sector,
+        max_distance_to_port_m=max_distance_to_port_m,
+        max_distance_to_capital_m=max_distance_to_capital_m,
+        near=point_param("near", near, within_m, "within_m"),
+        within_m=within_m,
+        sort=sort,
+    )
+    return await collection(
+        await search.search_sites(session, criteria, paging.limit, paging.offset), request, paging
+    )
 
 
 @router.post(

@@ -31,7 +31,7 @@ Repair = Annotated[bool, Query(description="Make invalid geometry valid instead 
 async def list_zones(request: Request, session: SessionDep, paging: PagingDep):
     """All zones as a GeoJSON FeatureCollection, ordered by code."""
     page = await zones.list_zones(session, paging.limit, paging.offset)
-    return collection(page, request, paging)
+    return await collection(page, request, paging)
 
 
 @router.post(
@@ -96,4 +96,4 @@ async def parcels_in_zone(
         bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), relation=relation
     )
     page = await parcels.list_parcels_in_zone(session, code, f, paging.limit, paging.offset)
-    return collection(page, request, paging)
+    return await collection(page, request, paging)

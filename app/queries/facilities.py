@@ -34,6 +34,41 @@ FACILITY = Resource(
 KNN_SPARE = 8
 
 
+def nearest_by_kind(geom: str) -> str:
+    """SQL: a JSON object giving, for each kind in the `:kinds` text[] parameter (in its order),
+    the facility nearest to geometry `geom` as {code, name, distance_m}, or null if there is none.
+
+    KNN (`<->`) on the facility index picks `:knn` candidates; the spheroid distance ranks them.
+    The distance is 0 when the facility touches or lies inside the geometry.
+    """
+    return f"""(
+        SELECT json_object_agg(k.kind, CASE WHEN n.code IS NULL THEN NULL ELSE
+                   json_build_object('code', n.code, 'name', n.name,
+                                     'distance_m', round(n.distance_m::numeric, 2)) END
+               ORDER BY k.position)
+        FROM unnest(CAST(:kinds AS text[])) WITH ORDINALITY AS k(kind, position)
+        LEFT JOIN LATERAL (
+            SELECT c.code, c.name, ST_Distance(c.geom::geography, ({geom})::geography, true) AS distance_m
+            FROM (SELECT f.code, f.name, f.geom FROM facility f WHERE f.kind = k.kind
+                  ORDER BY f.geom <-> ({geom}) LIMIT :knn) c
+            ORDER BY distance_m, c.code
+            LIMIT 1
+        ) n ON true
+    )"""
+
+
+def nearest_distance(geom: str, kind_param: str) -> str:
+    """SQL: the geodesic distance in metres from `geom` to the nearest facility of kind `:kind_param`."""
+    return f"""(
+        SELECT min(ST_Distance(c.geom::geography, ({geom})::geography, true))
+        FROM (SELECT f.geom FROM facility f WHERE f.kind = :{kind_param}
+              ORDER BY f.geom <-> ({geom}) LIMIT :knn) c
+    )"""
+
+
+KNN_PARAMS = {"knn": 1 + KNN_SPARE}
+
+
 async def list_facilities(session: AsyncSession, kinds: list[str] | None, limit: int, offset: int) -> Page:
     where, params = [], {}
     if kinds:

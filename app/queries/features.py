@@ -182,20 +182,26 @@ FETCH_ALL_UP_TO = 2_000
 STREAM_BATCH = 1_000
 
 
-async def rows(
-    session: AsyncSession, sql: str, params: Mapping[str, Any], expected: int
-) -> AsyncIterator[str]:
-    """The first column of each row of `sql`, fetched at once or streamed depending on `expected`."""
+async def pairs(session: AsyncSession, sql: str, params: Mapping[str, Any], expected: int) -> AsyncIterator:
+    """The rows of `sql`, fetched at once or streamed in batches depending on `expected`."""
     if expected <= FETCH_ALL_UP_TO:
-        for (value,) in (await session.execute(text(sql), params)).all():
-            yield value
+        for row in (await session.execute(text(sql), params)).all():
+            yield row
         return
     result = await session.stream(text(sql).execution_options(yield_per=STREAM_BATCH), params)
     try:
-        async for (value,) in result:
-            yield value
+        async for row in result:
+            yield row
     finally:
         await result.close()
+
+
+async def rows(
+    session: AsyncSession, sql: str, params: Mapping[str, Any], expected: int
+) -> AsyncIterator[str]:
+    """The first column of each row of `sql`."""
+    async for row in pairs(session, sql, params, expected):
+        yield row[0]
 
 
 async def count_matches(
@@ -230,19 +236,47 @@ async def page(
     order: str,
     limit: int,
     offset: int,
+    count_in_query: bool = False,
 ) -> Page:
-    """One page of Features from `source` (a FROM clause with alias `t`) in `order`."""
-    condition = " AND ".join(where) or "true"
-    sql = f"""
-        SELECT ({feature})::text FROM {source} WHERE {condition}
-        ORDER BY {order} LIMIT :limit OFFSET :offset
+    """One page of Features from `source` (a FROM clause with alias `t`) in `order`.
+
+    With `count_in_query`, the matches are counted by a window in the page query itself: right
+    for queries that must evaluate every match anyway (to sort by area or distance), wrong for
+    those that can stop early by walking an index in order.
     """
-    features = rows(session, sql, {**params, "limit": limit + 1, "offset": offset}, limit + 1)
-    return Page(
-        features=features,
-        limit=limit,
-        count=lambda: count_matches(session, source, condition, params, count_cap(limit, offset)),
-    )
+    condition = " AND ".join(where) or "true"
+    paged = {**params, "limit": limit + 1, "offset": offset}
+    if not count_in_query:
+        sql = f"""
+            SELECT ({feature})::text FROM {source} WHERE {condition}
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        """
+        return Page(
+            features=rows(session, sql, paged, limit + 1),
+            limit=limit,
+            count=lambda: count_matches(session, source, condition, params, count_cap(limit, offset)),
+        )
+    sql = f"""
+        SELECT t.matched, ({feature})::text FROM (
+            SELECT t.*, count(*) OVER () AS matched FROM {source} WHERE {condition}
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        ) t
+        ORDER BY {order}
+    """
+    matched: list[int] = []
+
+    async def features_and_total() -> AsyncIterator[str]:
+        async for total, value in pairs(session, sql, paged, limit + 1):
+            if not matched:
+                matched.append(total)
+            yield value
+
+    async def total() -> tuple[int, bool]:
+        if matched:
+            return matched[0], False
+        return await count_matches(session, source, condition, params, count_cap(limit, offset))
+
+    return Page(features=features_and_total(), limit=limit, count=total)
 
 
 async def upsert(session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes) -> str:

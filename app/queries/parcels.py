@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import ParcelOverlap, ValidationProblem
 from app.geometry import POLYGONAL, BBox
 from app.queries import features
-from app.queries.facilities import KNN_SPARE
+from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
 from app.queries.zones import ZONE, zone_exists
 from app.schemas.parcels import ParcelCreate, ParcelPatch
@@ -159,35 +159,12 @@ async def update_parcel(
 
 
 async def distances(session: AsyncSession, parcel_id: int, kinds: list[str]) -> str:
-    """For each kind, the facility nearest to the parcel and its geodesic distance (0 if inside).
-
-    KNN (`<->`) on the facility index picks candidates; the spheroid distance ranks them.
-    """
-    sql = """
-        SELECT json_build_object(
-            'parcel_id', p.id,
-            'nearest', json_object_agg(k.kind, CASE WHEN n.code IS NULL THEN NULL ELSE
-                json_build_object('code', n.code, 'name', n.name,
-                                  'distance_m', round(n.distance_m::numeric, 2)) END
-                ORDER BY k.position)
-        )::text
-        FROM parcel p
-        CROSS JOIN unnest(CAST(:kinds AS text[])) WITH ORDINALITY AS k(kind, position)
-        LEFT JOIN LATERAL (
-            SELECT c.code, c.name, ST_Distance(c.geom::geography, p.geom::geography, true) AS distance_m
-            FROM (
-                SELECT f.code, f.name, f.geom FROM facility f
-                WHERE f.kind = k.kind
-                ORDER BY f.geom <-> p.geom
-                LIMIT :candidates
-            ) c
-            ORDER BY distance_m, c.code
-            LIMIT 1
-        ) n ON true
-        WHERE p.id = :id
-        GROUP BY p.id
-    """
-    result = await session.scalar(text(sql), {"id": parcel_id, "kinds": kinds, "candidates": 1 + KNN_SPARE})
+    """For each kind, the facility nearest to the parcel and its geodesic distance (0 if inside)."""
+    sql = (
+        f"SELECT json_build_object('parcel_id', p.id, 'nearest', {nearest_by_kind('p.geom')})::text "
+        "FROM parcel p WHERE p.id = :id"
+    )
+    result = await session.scalar(text(sql), {"id": parcel_id, "kinds": kinds, **KNN_PARAMS})
     if result is None:
         raise PARCEL.not_found(parcel_id)
     return result

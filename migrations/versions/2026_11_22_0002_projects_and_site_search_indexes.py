@@ -1,6 +1,5 @@
 """Investment projects (IPRO) and their parcels; indexes for site search.
 
-ix_parcel_geog serves distance criteria on the spheroid (ST_DWithin on geography);
 ix_parcel_land_status_area_ha serves status and area ranges and replaces the status-only index.
 
 Revision ID: 0002
@@ -62,19 +61,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_project_parcel_parcel_id"), "project_parcel", ["parcel_id"], unique=False)
     op.drop_index(op.f("ix_parcel_land_status"), table_name="parcel")
-    op.create_index(
-        "ix_parcel_geog",
-        "parcel",
-        [sa.literal_column("(geom::geography)")],
-        unique=False,
-        postgresql_using="gist",
-    )
     op.create_index("ix_parcel_land_status_area_ha", "parcel", ["land_status", "area_ha"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_parcel_land_status_area_ha", table_name="parcel")
-    op.drop_index("ix_parcel_geog", table_name="parcel", postgresql_using="gist")
     op.create_index(op.f("ix_parcel_land_status"), "parcel", ["land_status"], unique=False)
     op.drop_index(op.f("ix_project_parcel_parcel_id"), table_name="project_parcel")
     op.drop_table("project_parcel")
