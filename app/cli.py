@@ -8,7 +8,7 @@ import time
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.queries import bulk
-from app.queries.demo import tile_zones
+from app.queries.demo import attach_demo_parcels, tile_zones
 from app.seed import generate, load_reference
 
 
@@ -25,7 +25,8 @@ async def _run(args: argparse.Namespace) -> str:
                 )
             if args.command == "demo-parcels":
                 added = await tile_zones(session, args.cell_m)
-                return f"demo parcels: {added} added (cells of {args.cell_m:g} m)"
+                given = await attach_demo_parcels(session)
+                return f"demo parcels: {added} added (cells of {args.cell_m:g} m); {given} given to projects"
             if args.command == "generate-parcels":
                 return await _generate(session, args)
     finally:

@@ -31,9 +31,23 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The parcel's interior overlaps other parcels, listed in `overlapping_parcel_ids`. "
         "Send `allow_overlap=true` to store it anyway.",
     ),
+    "in-use": (
+        "In use",
+        "Another resource still refers to this one: a parcel that belongs to an investment project, or a "
+        "zone that has projects. Take it out of the project, or delete or move the projects, first.",
+    ),
     "unauthorized": ("Unauthorized", "Writes need `Authorization: Bearer <key>` with a valid key."),
     "method-not-allowed": ("Method not allowed", "The resource does not support that method."),
     "internal": ("Internal error", "An unexpected error; it has been logged."),
+}
+
+
+# Foreign keys that can refuse a delete, and what to tell the caller.
+IN_USE = {
+    "fk_project_parcel_parcel_id_parcel": "The parcel belongs to an investment project; "
+    "take it out of the project first.",
+    "fk_project_zone_id_zone": "The zone has investment projects; "
+    "delete them or move them to another zone first.",
 }
 
 
@@ -151,6 +165,9 @@ def install(app: FastAPI) -> None:
             return problem_response(
                 409, "duplicate", "A resource with that code already exists.", request, constraint=constraint
             )
+        if sqlstate == "23503":
+            detail = IN_USE.get(constraint, "Another resource refers to it.")
+            return problem_response(409, "in-use", detail, request, constraint=constraint)
         if sqlstate.startswith(("22", "23")):
             message = str(getattr(exc.orig, "__cause__", None) or exc.orig).splitlines()[0]
             return problem_response(

@@ -122,22 +122,30 @@ def point_param(
     return lon, lat
 
 
-def _page_url(request: Request, limit: int, offset: int) -> str:
-    return str(request.url.include_query_params(limit=limit, offset=offset))
+def _link(request: Request, limit: int, offset: int, rel: str, media_type: str) -> dict:
+    href = str(request.url.include_query_params(limit=limit, offset=offset))
+    return {"href": href, "rel": rel, "type": media_type}
 
 
-async def collection(page: Page, request: Request, paging: Paging | None = None) -> StreamingResponse:
+async def collection(
+    page: Page, request: Request, paging: Paging | None = None, member: str = "features"
+) -> StreamingResponse:
     """A FeatureCollection around Features rendered by PostgreSQL, streamed as they arrive.
 
     The query runs, and its matches are counted, before the response starts, so a failing query
     still gets a problem response. `next` is there when the query found a row beyond the page;
-    `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
+    `numberMatched` is exact unless `numberMatchedEstimated` says otherwise. With another
+    `member` than "features" it is a plain JSON list of that name.
     """
+    geojson = member == "features"
+    media_type = GEOJSON if geojson else "application/json"
+    head = '{"type": "FeatureCollection", "features": [' if geojson else f'{{"{member}": ['
+
     first = await anext(page.features, None)
     matched, estimated = await page.count() if page.count is not None else (None, False)
 
     async def body() -> AsyncIterator[bytes]:
-        yield b'{"type": "FeatureCollection", "features": ['
+        yield head.encode()
         returned, more = 0, False
         if first is not None:
             yield first.encode()
@@ -151,24 +159,14 @@ async def collection(page: Page, request: Request, paging: Paging | None = None)
         tail: dict = {"numberReturned": returned, "numberMatched": returned if matched is None else matched}
         if estimated:
             tail["numberMatchedEstimated"] = True
-        links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+        links = [{"href": str(request.url), "rel": "self", "type": media_type}]
         if paging is not None and more:
-            links.append(
-                {
-                    "href": _page_url(request, paging.limit, paging.offset + paging.limit),
-                    "rel": "next",
-                    "type": GEOJSON,
-                }
-            )
+            links.append(_link(request, paging.limit, paging.offset + paging.limit, "next", media_type))
         if paging is not None and paging.offset > 0:
             links.append(
-                {
-                    "href": _page_url(request, paging.limit, max(paging.offset - paging.limit, 0)),
-                    "rel": "prev",
-                    "type": GEOJSON,
-                }
+                _link(request, paging.limit, max(paging.offset - paging.limit, 0), "prev", media_type)
             )
         tail["links"] = links
         yield ("], " + json.dumps(tail)[1:]).encode()
 
-    return StreamingResponse(body(), media_type=GEOJSON)
+    return StreamingResponse(body(), media_type=media_type)

@@ -14,10 +14,11 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import LandStatus
-from app.queries import features, parcels, zones
+from app.queries import features, parcels, projects, zones
 from app.queries.parcels import ParcelFilter, Relation
 from app.queries.zones import ZONE
 from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.projects import ProjectList
 from app.schemas.zones import ZoneCreate, ZoneFeature, ZonePatch
 
 router = APIRouter(prefix="/zones", tags=["zones"])
@@ -97,3 +98,12 @@ async def parcels_in_zone(
     )
     page = await parcels.list_parcels_in_zone(session, code, f, paging.limit, paging.offset)
     return await collection(page, request, paging)
+
+
+@router.get("/{code}/projects", responses={200: {"model": ProjectList}, 404: {"model": ProblemOut}})
+async def projects_in_zone(code: str, request: Request, session: SessionDep, paging: PagingDep):
+    """The investment projects in a zone."""
+    page = await projects.list_projects(
+        session, zone=code, status=None, sector=None, limit=paging.limit, offset=paging.offset
+    )
+    return await collection(page, request, paging, member="projects")

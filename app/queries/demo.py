@@ -54,3 +54,35 @@ async def tile_zones(session: AsyncSession, cell_m: float) -> int:
     result = await session.execute(text(TILE_ZONES), {"cell_m": cell_m})
     await session.commit()
     return result.rowcount
+
+
+# Illustrative projects without parcels get two available demo parcels in their zone that no
+# other project uses, so that their derived geometry has something to show.
+ATTACH_DEMO_PARCELS = """
+INSERT INTO project_parcel (project_id, parcel_id)
+SELECT pr.id, c.id FROM project pr JOIN zone z ON z.id = pr.zone_id
+CROSS JOIN LATERAL (
+    SELECT p.id FROM parcel p
+    WHERE ST_Covers(z.geom, p.geom) AND p.land_status = 'available' AND p.attributes @> '{"demo": true}'
+      AND NOT EXISTS (SELECT 1 FROM project_parcel x WHERE x.parcel_id = p.id)
+    ORDER BY p.id LIMIT 2
+) c
+WHERE pr.id = :project_id
+"""
+
+
+async def attach_demo_parcels(session: AsyncSession) -> int:
+    """Give each illustrative project without parcels two demo parcels; returns how many were given."""
+    waiting = (
+        await session.scalars(
+            text(
+                "SELECT id FROM project pr WHERE pr.attributes @> '{\"illustrative\": true}' "
+                "AND NOT EXISTS (SELECT 1 FROM project_parcel pp WHERE pp.project_id = pr.id) ORDER BY id"
+            )
+        )
+    ).all()
+    given = 0
+    for project_id in waiting:
+        given += (await session.execute(text(ATTACH_DEMO_PARCELS), {"project_id": project_id})).rowcount
+    await session.commit()
+    return given

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.geometry import ANY_SIMPLE, POLYGONAL, normalise, to_wkb
 from app.queries.facilities import FACILITY
 from app.queries.features import upsert
+from app.queries.projects import upsert_seeded_project
 from app.queries.zones import ZONE
 
 BOUNDARY_METHOD = (
@@ -51,14 +52,30 @@ def facilities() -> list[tuple[dict, dict]]:
     return result
 
 
+ILLUSTRATIVE = "Illustrative example matching the zone's focus sectors; not an official IPRO listing."
+
+
+def projects() -> list[dict]:
+    """The illustrative projects, as rows for upsert_seeded_project."""
+    result = []
+    for project in _read("projects.json")["projects"]:
+        row = dict(project)
+        row["attributes"] = {"illustrative": True, "note": ILLUSTRATIVE, "seed_key": row.pop("seed_key")}
+        result.append(row)
+    return result
+
+
 async def load_reference(session: AsyncSession, settings: Settings) -> dict[str, Counter]:
-    """Insert or refresh the reference zones and facilities. Running it again changes nothing."""
-    outcome: dict[str, Counter] = {"zones": Counter(), "facilities": Counter()}
+    """Insert or refresh the reference zones, facilities and illustrative projects. Running it
+    again changes nothing."""
+    outcome: dict[str, Counter] = {"zones": Counter(), "facilities": Counter(), "projects": Counter()}
     for props, geometry in zones():
         geom = normalise(geometry, POLYGONAL, settings.area_of_interest)
         outcome["zones"][await upsert(session, ZONE, props, to_wkb(geom))] += 1
     for props, geometry in facilities():
         geom = normalise(geometry, ANY_SIMPLE, settings.area_of_interest)
         outcome["facilities"][await upsert(session, FACILITY, props, to_wkb(geom))] += 1
+    for row in projects():
+        outcome["projects"][await upsert_seeded_project(session, row)] += 1
     await session.commit()
     return outcome
