@@ -58,6 +58,11 @@ class ProjectStatus(StrEnum):
     operating = "operating"
 
 
+class ConflictType(StrEnum):
+    overlap = "overlap"
+    straddle = "straddle"
+
+
 class FacilityKind(StrEnum):
     port = "port"
     airport = "airport"

@@ -16,8 +16,8 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.errors import ValidationProblem
-from app.models import FacilityKind, LandStatus
-from app.queries import features, parcels, search
+from app.models import ConflictType, FacilityKind, LandStatus
+from app.queries import analysis, features, parcels, search
 from app.queries.parcels import PARCEL, ParcelFilter
 from app.queries.search import SiteCriteria, Sort
 from app.schemas.common import FeatureCollection, ProblemOut
@@ -89,6 +89,23 @@ async def search_sites(
     return await collection(
         await search.search_sites(session, criteria, paging.limit, paging.offset), request, paging
     )
+
+
+@router.get("/conflicts", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def land_conflicts(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    type: Annotated[str, Query(description="Comma-separated: `overlap`, `straddle`.")] = "overlap,straddle",
+    zone: Annotated[str | None, Query(description="Only conflicts in or across this zone.")] = None,
+):
+    """Pairs of parcels that overlap (the feature is the shared ground, with `overlap_m2`) and
+    parcels that straddle a zone boundary (the feature is the parcel, with `share_in_zone`).
+    Unfiltered it examines every parcel: narrow it with `zone` or `bbox` on large data."""
+    kinds = csv_enum("type", type, ConflictType)
+    page = await analysis.conflicts(session, kinds, zone, bbox, paging.limit, paging.offset)
+    return await collection(page, request, paging)
 
 
 @router.post(

@@ -14,12 +14,12 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import LandStatus
-from app.queries import features, parcels, projects, zones
+from app.queries import analysis, features, parcels, projects, zones
 from app.queries.parcels import ParcelFilter, Relation
 from app.queries.zones import ZONE
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.projects import ProjectList
-from app.schemas.zones import ZoneCreate, ZoneFeature, ZonePatch
+from app.schemas.zones import Connectivity, ZoneCreate, ZoneFeature, ZonePatch, ZoneSummary
 
 router = APIRouter(prefix="/zones", tags=["zones"])
 
@@ -33,6 +33,14 @@ async def list_zones(request: Request, session: SessionDep, paging: PagingDep):
     """All zones as a GeoJSON FeatureCollection, ordered by code."""
     page = await zones.list_zones(session, paging.limit, paging.offset)
     return await collection(page, request, paging)
+
+
+@router.get("/connectivity", response_model=Connectivity)
+async def zone_connectivity(session: SessionDep):
+    """Geodesic distances between every pair of zones (edge to edge) and from each zone to its
+    nearest port, airport and IKN: the table for the province's aim of connecting its three
+    industrial areas."""
+    return Response(await analysis.connectivity(session), media_type="application/json")
 
 
 @router.post(
@@ -107,3 +115,11 @@ async def projects_in_zone(code: str, request: Request, session: SessionDep, pag
         session, zone=code, status=None, sector=None, limit=paging.limit, offset=paging.offset
     )
     return await collection(page, request, paging, member="projects")
+
+
+@router.get("/{code}/summary", response_model=ZoneSummary, responses={404: {"model": ProblemOut}})
+async def zone_summary(code: str, session: SessionDep):
+    """Parcels by land status (count and geodesic area), the share of the zone that is parcelled,
+    the available area, the nearest port and IKN (geodesic, from the zone's edge; 0 when inside)
+    and the zone's investment projects."""
+    return Response(await analysis.zone_summary(session, code), media_type="application/json")

@@ -274,6 +274,8 @@ async def page(
     async def total() -> tuple[int, bool]:
         if matched:
             return matched[0], False
+        if offset == 0:  # the query ran and matched nothing
+            return 0, False
         return await count_matches(session, source, condition, params, count_cap(limit, offset))
 
     return Page(features=features_and_total(), limit=limit, count=total)

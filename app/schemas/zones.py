@@ -73,3 +73,63 @@ class ZoneFeature(BaseModel):
     id: str = Field(description="The zone's code.")
     geometry: Geometry
     properties: ZoneProperties
+
+
+class Nearest(BaseModel):
+    code: str
+    name: str
+    distance_m: float = Field(description="Geodesic distance on the WGS84 spheroid from the zone's edge.")
+
+
+class StatusTally(BaseModel):
+    count: int
+    area_ha: float
+
+
+class ParcelTally(BaseModel):
+    count: int
+    area_ha: float
+    by_land_status: dict[str, StatusTally]
+
+
+class Straddling(BaseModel):
+    count: int
+    area_inside_ha: float
+
+
+class ProjectBrief(BaseModel):
+    id: int
+    name: str
+    sector: str
+    status: str
+    investment_value_usd: float | None
+
+
+class ZoneSummary(BaseModel):
+    zone: str
+    name: str
+    area_ha: float
+    parcels: ParcelTally = Field(description="Parcels the zone covers.")
+    straddling: Straddling = Field(description="Parcels across the zone's edge, with their part inside.")
+    parcelled_area_ha: float
+    parcelled_share: float | None = Field(description="Parcelled area / zone area, 0-1.")
+    available_area_ha: float
+    nearest: dict[str, Nearest | None] = Field(description="Nearest port and IKN (`capital`).")
+    projects: list[ProjectBrief]
+
+
+class ZoneLinks(BaseModel):
+    code: str
+    name: str
+    nearest: dict[str, Nearest | None] = Field(description="Nearest port, airport and IKN (`capital`).")
+
+
+class ZonePair(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    distance_m: float = Field(description="Geodesic distance between the zones' edges.")
+
+
+class Connectivity(BaseModel):
+    zones: list[ZoneLinks]
+    pairs: list[ZonePair]

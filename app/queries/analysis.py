@@ -1,0 +1,157 @@
+"""The planner's overviews: a zone's summary, the connectivity table, and land conflicts."""
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ValidationProblem
+from app.geometry import BBox
+from app.models import LandStatus
+from app.queries import features
+from app.queries.facilities import KNN_PARAMS, nearest_by_kind
+from app.queries.features import PRECISION, Page, feature_sql
+from app.queries.parcels import PROPERTIES, SHARE_IN_ZONE
+from app.queries.zones import ZONE, zone_exists
+
+# A parcel straddles zone `z` when its interior overlaps the zone but the zone does not cover it.
+STRADDLES = "t.geom && z.geom AND ST_Relate(z.geom, t.geom, 'T********') AND NOT ST_Covers(z.geom, t.geom)"
+
+SUMMARY = f"""
+WITH z AS (SELECT * FROM zone WHERE code = :code),
+inside AS (
+    SELECT t.land_status, count(*) AS n, sum(t.area_ha) AS ha
+    FROM z JOIN parcel t ON ST_Covers(z.geom, t.geom) GROUP BY t.land_status
+),
+straddling AS (
+    SELECT count(*) AS n,
+           coalesce(sum(ST_Area(ST_Intersection(t.geom, z.geom)::geography, true)), 0) / 10000.0 AS inside_ha
+    FROM z JOIN parcel t ON {STRADDLES}
+),
+statuses AS (
+    SELECT s.status, coalesce(i.n, 0) AS n, coalesce(i.ha, 0) AS ha, s.position
+    FROM unnest(CAST(:statuses AS text[])) WITH ORDINALITY AS s(status, position)
+    LEFT JOIN inside i ON i.land_status = s.status
+)
+SELECT json_build_object(
+    'zone', z.code,
+    'name', z.name,
+    'area_ha', round(z.area_ha::numeric, 4),
+    'parcels', json_build_object(
+        'count', (SELECT sum(n) FROM statuses),
+        'area_ha', (SELECT round(sum(ha)::numeric, 4) FROM statuses),
+        'by_land_status', (SELECT json_object_agg(status, json_build_object('count', n, 'area_ha',
+                                                  round(ha::numeric, 4)) ORDER BY position) FROM statuses)),
+    'straddling', (SELECT json_build_object('count', n, 'area_inside_ha', round(inside_ha::numeric, 4))
+                   FROM straddling),
+    'parcelled_area_ha', round(p.parcelled_ha::numeric, 4),
+    'parcelled_share', round((p.parcelled_ha / nullif(z.area_ha, 0))::numeric, 6),
+    'available_area_ha', (SELECT round(ha::numeric, 4) FROM statuses WHERE status = 'available'),
+    'nearest', {nearest_by_kind("z.geom")},
+    'projects', (SELECT coalesce(json_agg(json_build_object(
+                     'id', p.id, 'name', p.name, 'sector', p.sector, 'status', p.status,
+                     'investment_value_usd', p.investment_value_usd) ORDER BY p.id), '[]'::json)
+                 FROM project p WHERE p.zone_id = z.id)
+)::text
+FROM z, LATERAL (SELECT (SELECT sum(ha) FROM statuses) + (SELECT inside_ha FROM straddling) AS parcelled_ha) p
+"""
+
+
+async def zone_summary(session: AsyncSession, code: str) -> str:
+    """Parcels by land status (count and geodesic area), the share of the zone that is parcelled,
+    the available area, the nearest port and IKN (geodesic distance from the zone's edge, 0 if
+    inside), and the zone's projects. Parcels that straddle the edge count with their part inside;
+    where parcels overlap each other, the shared ground counts once per parcel."""
+    params = {
+        "code": code,
+        "statuses": [s.value for s in LandStatus],
+        "kinds": ["port", "capital"],
+        **KNN_PARAMS,
+    }
+    summary = await session.scalar(text(SUMMARY), params)
+    if summary is None:
+        raise ZONE.not_found(code)
+    return summary
+
+
+CONNECTIVITY = f"""
+SELECT json_build_object(
+    'zones', (SELECT coalesce(json_agg(json_build_object(
+                  'code', z.code, 'name', z.name, 'nearest', {nearest_by_kind("z.geom")}) ORDER BY z.code),
+                  '[]'::json)
+              FROM zone z),
+    'pairs', (SELECT coalesce(json_agg(json_build_object(
+                  'from', a.code, 'to', b.code,
+                  'distance_m', round(ST_Distance(a.geom::geography, b.geom::geography, true)::numeric, 2))
+                  ORDER BY a.code, b.code), '[]'::json)
+              FROM zone a JOIN zone b ON a.code < b.code)
+)::text
+"""
+
+
+async def connectivity(session: AsyncSession) -> str:
+    """Geodesic distances between every pair of zones (edge to edge), and from each zone to its
+    nearest port, airport and IKN."""
+    return await session.scalar(text(CONNECTIVITY), {"kinds": ["port", "airport", "capital"], **KNN_PARAMS})
+
+
+# Overlapping pairs: a Feature whose geometry is the shared ground; straddling parcels: the parcel.
+OVERLAPS = f"""
+SELECT 'overlap' AS conflict, a.id AS first_id, b.id AS second_id,
+    json_build_object('type', 'Feature', 'id', format('overlap-%s-%s', a.id, b.id),
+        'geometry', ST_AsGeoJSON(o.geom, {PRECISION})::json,
+        'properties', json_build_object('conflict', 'overlap', 'parcel_ids', json_build_array(a.id, b.id),
+            'codes', json_build_array(a.code, b.code),
+            'overlap_m2', round(ST_Area(o.geom::geography, true)::numeric, 1))) AS feature
+FROM {{first}} JOIN parcel b ON a.id < b.id AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
+CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS geom) o
+WHERE {{scope}}
+"""
+
+STRADDLING = f"""
+SELECT 'straddle' AS conflict, t.id AS first_id, NULL::bigint AS second_id,
+    {
+    feature_sql(
+        "format('straddle-%s-%s', t.id, z.code)",
+        {**PROPERTIES, "conflict": "'straddle'", "zone": "z.code", "share_in_zone": SHARE_IN_ZONE},
+    )
+} AS feature
+FROM zone z JOIN parcel t ON {STRADDLES}
+WHERE {{scope}}
+"""
+
+
+async def conflicts(
+    session: AsyncSession, kinds: list[str], zone: str | None, bbox: BBox | None, limit: int, offset: int
+) -> Page:
+    """Overlapping parcel pairs (with the overlap in m²) and parcels straddling a zone boundary
+    (with their share inside), as one FeatureCollection: overlaps first, by parcel id."""
+    params: dict = {}
+    overlap_scope, straddle_scope = ["true"], ["true"]
+    if zone is not None and not await zone_exists(session, zone):
+        raise ValidationProblem(f"zone: no zone with code {zone!r}.")
+    first = "parcel a"  # the first parcel of each pair; with a zone, found through the zone
+    if zone is not None:
+        first = "zone z JOIN parcel a ON z.code = :zone AND ST_Intersects(z.geom, a.geom)"
+        straddle_scope.append("z.code = :zone")
+        params["zone"] = zone
+    if bbox is not None:
+        box = "ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)"
+        overlap_scope.append(f"ST_Intersects(a.geom, {box})")
+        straddle_scope.append(f"ST_Intersects(t.geom, {box})")
+        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), bbox, strict=True))
+    parts = []
+    if "overlap" in kinds:
+        parts.append(OVERLAPS.format(first=first, scope=" AND ".join(overlap_scope)))
+    if "straddle" in kinds:
+        parts.append(STRADDLING.format(scope=" AND ".join(straddle_scope)))
+    source = "(" + " UNION ALL ".join(parts) + ") t"
+    return await features.page(
+        session,
+        feature="t.feature",
+        source=source,
+        where=[],
+        params=params,
+        order="t.conflict, t.first_id, t.second_id",
+        count_in_query=True,
+        limit=limit,
+        offset=offset,
+    )
