@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.config import Settings, get_settings
 from app.errors import Unauthorized, ValidationProblem
 from app.geometry import BBox, parse_bbox
-from app.queries.features import Page
+from app.queries.features import FETCH_ALL_UP_TO, Page
 
 GEOJSON = "application/geo+json"
 
@@ -127,38 +127,47 @@ def _link(request: Request, limit: int, offset: int, rel: str, media_type: str) 
     return {"href": href, "rel": rel, "type": media_type}
 
 
+STREAM_CHUNK = 64 * 1024
+
+
 async def collection(
     page: Page, request: Request, paging: Paging | None = None, member: str = "features"
-) -> StreamingResponse:
-    """A FeatureCollection around Features rendered by PostgreSQL, streamed as they arrive.
+) -> Response:
+    """A FeatureCollection around Features rendered by PostgreSQL.
 
     The query runs, and its matches are counted, before the response starts, so a failing query
-    still gets a problem response. `next` is there when the query found a row beyond the page;
-    `numberMatched` is exact unless `numberMatchedEstimated` says otherwise. With another
-    `member` than "features" it is a plain JSON list of that name.
+    still gets a problem response. Pages the query fetched whole go out as one body; larger ones
+    stream from the cursor in chunks of about 64 KB. `next` is there when the query found a row
+    beyond the page; `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
+    With another `member` than "features" it is a plain JSON list of that name.
     """
     geojson = member == "features"
     media_type = GEOJSON if geojson else "application/json"
     head = '{"type": "FeatureCollection", "features": [' if geojson else f'{{"{member}": ['
-
     first = await anext(page.features, None)
     matched, estimated = await page.count() if page.count is not None else (None, False)
+    returned, more = 0, False
 
-    async def body() -> AsyncIterator[bytes]:
-        yield head.encode()
-        returned, more = 0, False
-        if first is not None:
-            yield first.encode()
-            returned = 1
-            async for feature in page.features:
-                if returned == page.limit:
-                    more = True
-                    break
-                yield ("," + feature).encode()
-                returned += 1
-        tail: dict = {"numberReturned": returned, "numberMatched": returned if matched is None else matched}
+    async def features() -> AsyncIterator[str]:
+        nonlocal returned, more
+        if first is None:
+            return
+        yield first
+        returned = 1
+        async for feature in page.features:
+            if returned == page.limit:
+                more = True
+                break
+            yield "," + feature
+            returned += 1
+
+    def tail() -> str:
+        closing: dict = {
+            "numberReturned": returned,
+            "numberMatched": returned if matched is None else matched,
+        }
         if estimated:
-            tail["numberMatchedEstimated"] = True
+            closing["numberMatchedEstimated"] = True
         links = [{"href": str(request.url), "rel": "self", "type": media_type}]
         if paging is not None and more:
             links.append(_link(request, paging.limit, paging.offset + paging.limit, "next", media_type))
@@ -166,7 +175,25 @@ async def collection(
             links.append(
                 _link(request, paging.limit, max(paging.offset - paging.limit, 0), "prev", media_type)
             )
-        tail["links"] = links
-        yield ("], " + json.dumps(tail)[1:]).encode()
+        closing["links"] = links
+        return "], " + json.dumps(closing)[1:]
+
+    if page.limit < FETCH_ALL_UP_TO:
+        parts = [head]
+        async for feature in features():
+            parts.append(feature)
+        parts.append(tail())
+        return Response("".join(parts), media_type=media_type)
+
+    async def body() -> AsyncIterator[bytes]:
+        chunk, size = [head], len(head)
+        async for feature in features():
+            chunk.append(feature)
+            size += len(feature)
+            if size >= STREAM_CHUNK:
+                yield "".join(chunk).encode()
+                chunk, size = [], 0
+        chunk.append(tail())
+        yield "".join(chunk).encode()
 
     return StreamingResponse(body(), media_type=media_type)
