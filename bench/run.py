@@ -283,11 +283,12 @@ async def main() -> None:
     report = "\n".join(
         [
             f"Machine: {machine()}; {postgres.split(',')[0]}, PostGIS {postgis}; {parcels:,} parcels.",
-            f"Each figure: {args.seconds:g} s of requests after one warm-up; API = one uvicorn worker over HTTP on "
-            "loopback; SQL = the same statements the API sends for that request, replayed through asyncpg.",
+            f"Each figure: {args.seconds:g} s of requests after one warm-up; API = one uvicorn worker "
+            "over HTTP on loopback; SQL = the same statements the API sends for that request, replayed "
+            "through asyncpg.",
             "",
-            "| query | concurrency | API p50 ms | API p95 ms | API req/s | SQL p50 ms | SQL p95 ms | SQL req/s "
-            "| API/SQL p50 |",
+            "| query | concurrency | API p50 ms | API p95 ms | API req/s "
+            "| SQL p50 ms | SQL p95 ms | SQL req/s | API/SQL p50 |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
@@ -297,8 +298,9 @@ async def main() -> None:
             "| --- | --- | --- | --- | --- | --- |",
             *tipg_rows,
             "",
-            f"10,000-feature pages (`bbox={BIG_BBOX}&limit=10000`) at concurrency 16: p50 {big.p50_ms:.0f} ms, "
-            f"{big.per_s:.1f} req/s. Peak resident memory of the API process over the whole run: {peak:.0f} MB.",
+            f"10,000-feature pages (`bbox={BIG_BBOX}&limit=10000`) at concurrency 16: "
+            f"p50 {big.p50_ms:.0f} ms, {big.per_s:.1f} req/s. "
+            f"Peak resident memory of the API process over the whole run: {peak:.0f} MB.",
         ]
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
