@@ -171,17 +171,12 @@ async def search_sites(session: AsyncSession, c: SiteCriteria, limit: int, offse
     if c.near is not None:
         to_point = f"ST_Distance(t.geom::geography, {NEAR_POINT}::geography, true)"
         judged["distance_to_point_m"] = f"round({to_point}::numeric, 2)"
-    used = {
-        name: value
-        for name, value in params.items()
-        if f":{name}" in " ".join(where) + ORDER[c.sort] or name in ("knn", "port_kind", "capital_kind")
-    }
     return await features.page(
         session,
         feature=feature_sql("t.id", judged),
         source="parcel t",
         where=where,
-        params=used,
+        params=params,
         order=ORDER[c.sort],
         limit=limit,
         offset=offset,
