@@ -5,8 +5,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import errors
-from app.api import facilities, meta, parcels, projects, zones
+from app import errors, openapi
+from app.api import facilities, meta, ogc, parcels, projects, zones
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
-    for module in (meta, zones, parcels, facilities, projects):
+    openapi.install(app)
+    for module in (meta, zones, parcels, facilities, projects, ogc):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,364 @@
+"""OGC API - Features, Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0), under /ogc.
+
+JSON by default, HTML with `f=html` (or a browser's Accept header). Unknown or invalid query
+parameters get 400, as the standard asks.
+"""
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from app.db import SessionDep
+from app.errors import NotFound, Problem
+from app.geometry import parse_bbox
+from app.queries import ogc
+from app.queries.ogc import COLLECTIONS, Collection
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+
+GEOJSON = "application/geo+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
+
+Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
+CollectionId = Annotated[str, Path(description="`zones`, `parcels`, `facilities` or `projects`.")]
+
+
+class BadRequest(Problem):
+    status = 400
+    slug = "bad-request"
+
+
+def _html_wanted(request: Request, f: str | None) -> bool:
+    if f is not None:
+        return f == "html"
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _collection(collection_id: str) -> Collection:
+    if collection_id not in COLLECTIONS:
+        raise NotFound(f"No collection {collection_id!r}; there are {', '.join(COLLECTIONS)}.")
+    return COLLECTIONS[collection_id]
+
+
+def _refuse_unknown(request: Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
+        )
+
+
+def _page(title: str, body: str, links: list[dict]) -> HTMLResponse:
+    nav = " · ".join(
+        f'<a href="{html.escape(link["href"])}">{html.escape(link.get("title", link["rel"]))}</a>'
+        for link in links
+        if link["rel"] not in ("self",)
+    )
+    return HTMLResponse(
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head>"
+        f"<body><p>{nav}</p><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>None.</p>"
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in columns) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return f'<a href="{html.escape(value)}">{html.escape(value)}</a>'
+    return html.escape(value if isinstance(value, str) else json.dumps(value))
+
+
+@router.get("", summary="Landing page")
+async def landing(request: Request, f: Format = None):
+    _refuse_unknown(request, {"f"})
+    base = _base(request)
+    root = str(request.base_url).rstrip("/")
+    links = [
+        {"href": f"{base}?f=json", "rel": "self", "type": "application/json", "title": "This document"},
+        {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
+        {
+            "href": f"{root}/openapi.json",
+            "rel": "service-desc",
+            "type": "application/vnd.oai.openapi+json;version=3.0",
+            "title": "The API definition",
+        },
+        {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
+        {
+            "href": f"{base}/conformance",
+            "rel": "conformance",
+            "type": "application/json",
+            "title": "Conformance classes",
+        },
+        {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "Collections"},
+    ]
+    body = {
+        "title": "Kaltim Land API",
+        "description": "Industrial zones, land parcels, facilities and "
+        "investment projects of East Kalimantan, as OGC API - Features.",
+        "links": links,
+    }
+    if _html_wanted(request, f):
+        return _page(body["title"], f"<p>{html.escape(body['description'])}</p>", links)
+    return JSONResponse(body)
+
+
+@router.get("/conformance", summary="Conformance classes")
+async def conformance(request: Request, f: Format = None):
+    _refuse_unknown(request, {"f"})
+    if _html_wanted(request, f):
+        return _page(
+            "Conformance",
+            "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>",
+            [{"href": _base(request), "rel": "home", "title": "Home"}],
+        )
+    return JSONResponse({"conformsTo": CONFORMANCE})
+
+
+async def _describe(request: Request, session, collection: Collection) -> dict:
+    base = f"{_base(request)}/collections/{collection.id}"
+    bbox = await ogc.extent(session, collection)
+    return {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}},
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json", "title": collection.title},
+            {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html", "title": "As HTML"},
+            {"href": f"{base}/items", "rel": "items", "type": GEOJSON, "title": "Items"},
+            {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html", "title": "Items as HTML"},
+            {
+                "href": f"{base}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "title": "Queryables",
+            },
+            {
+                "href": f"{base}/queryables",
+                "rel": "describedby",
+                "type": "application/schema+json",
+                "title": "Schema of the properties that may be filtered",
+            },
+        ],
+        "geometryType": collection.geometry_type,
+    }
+
+
+@router.get("/collections", summary="Collections")
+async def collections(request: Request, session: SessionDep, f: Format = None):
+    _refuse_unknown(request, {"f"})
+    described = [await _describe(request, session, c) for c in COLLECTIONS.values()]
+    base = _base(request)
+    links = [
+        {"href": f"{base}/collections", "rel": "self", "type": "application/json"},
+        {"href": f"{base}/collections?f=html", "rel": "alternate", "type": "text/html"},
+    ]
+    if _html_wanted(request, f):
+        rows = [
+            {
+                "collection": f"{base}/collections/{c['id']}?f=html",
+                "title": c["title"],
+                "description": c["description"],
+            }
+            for c in described
+        ]
+        return _page(
+            "Collections", _table(rows), [{"href": base + "?f=html", "rel": "home", "title": "Home"}]
+        )
+    return JSONResponse({"collections": described, "links": links})
+
+
+@router.get("/collections/{collection_id}", summary="A collection")
+async def collection(collection_id: CollectionId, request: Request, session: SessionDep, f: Format = None):
+    _refuse_unknown(request, {"f"})
+    described = await _describe(request, session, _collection(collection_id))
+    if _html_wanted(request, f):
+        body = (
+            f"<p>{html.escape(described['description'])}</p><p>Extent: "
+            f"{html.escape(json.dumps(described['extent']['spatial']['bbox']))}</p>"
+        )
+        return _page(described["title"], body, described["links"])
+    return JSONResponse(described)
+
+
+@router.get("/collections/{collection_id}/queryables", summary="What may be filtered")
+async def queryables(collection_id: CollectionId, request: Request):
+    _refuse_unknown(request, {"f"})
+    c = _collection(collection_id)
+    return JSONResponse(
+        {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": f"{_base(request)}/collections/{c.id}/queryables",
+            "type": "object",
+            "title": c.title,
+            "properties": {
+                "geometry": {"$ref": f"https://geojson.org/schema/{c.geometry_type}.json"},
+                **{name: q.schema for name, q in c.queryables.items()},
+            },
+            "additionalProperties": False,
+        },
+        media_type="application/schema+json",
+    )
+
+
+def _cursor(c: Collection, name: str, value: str | None) -> Any:
+    if value is None or not c.key_is_int:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name}: expected a feature id (an integer).") from None
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection")
+async def items(
+    collection_id: CollectionId,
+    request: Request,
+    session: SessionDep,
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84).")] = None,
+    limit: Annotated[str | None, Query(description=f"1 to {MAX_LIMIT}; default {DEFAULT_LIMIT}.")] = None,
+    after: Annotated[str | None, Query(description="Keyset cursor: the page after this feature id.")] = None,
+    before: Annotated[
+        str | None, Query(description="Keyset cursor: the page before this feature id.")
+    ] = None,
+    f: Format = None,
+):
+    """Features of the collection in id order, filtered by `bbox` and by any queryable property
+    (`?land_status=available`); `next` and `prev` links walk keyset pages."""
+    c = _collection(collection_id)
+    _refuse_unknown(request, {"bbox", "limit", "after", "before", "f", *c.queryables})
+    try:
+        size = DEFAULT_LIMIT if limit is None else int(limit)
+        box = None if bbox is None else parse_bbox(bbox)
+    except ValueError as exc:
+        raise BadRequest(f"{'bbox' if bbox and 'limit' not in str(exc) else 'limit'}: {exc}") from None
+    if not 1 <= size <= MAX_LIMIT:
+        raise BadRequest(f"limit: must be from 1 to {MAX_LIMIT}.")
+    if after is not None and before is not None:
+        raise BadRequest("after and before cannot be used together.")
+    filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
+    page = await ogc.items(
+        session,
+        c,
+        bbox=box,
+        filters=filters,
+        limit=size,
+        after=_cursor(c, "after", after),
+        before=_cursor(c, "before", before),
+    )
+    want_html = _html_wanted(request, f)
+    url = request.url.remove_query_params(["after", "before"])
+    kind = "text/html" if want_html else GEOJSON
+    links = [
+        {"href": str(request.url), "rel": "self", "type": kind, "title": "This page"},
+        {
+            "href": str(url.include_query_params(f="html" if not want_html else "json")),
+            "rel": "alternate",
+            "type": GEOJSON if want_html else "text/html",
+            "title": "This page in another format",
+        },
+        {
+            "href": f"{_base(request)}/collections/{c.id}",
+            "rel": "collection",
+            "type": "application/json",
+            "title": c.title,
+        },
+    ]
+    if page.has_next:
+        links.append(
+            {
+                "href": str(url.include_query_params(after=page.last_key)),
+                "rel": "next",
+                "type": kind,
+                "title": "Next page",
+            }
+        )
+    if page.has_prev:
+        links.append(
+            {
+                "href": str(url.include_query_params(before=page.first_key)),
+                "rel": "prev",
+                "type": kind,
+                "title": "Previous page",
+            }
+        )
+    if want_html:
+        features = [json.loads(feature) for feature in page.features]
+        rows = [
+            {
+                "id": f"{_base(request)}/collections/{c.id}/items/{ft['id']}?f=html",
+                **{
+                    k: v
+                    for k, v in ft["properties"].items()
+                    if k not in ("attributes", "created_at", "updated_at")
+                },
+            }
+            for ft in features
+        ]
+        matched = f"{'about ' if page.estimated else ''}{page.matched:,}"
+        return _page(f"{c.title}: {len(rows)} of {matched}", _table(rows), links)
+    head = {
+        "type": "FeatureCollection",
+        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "numberMatched": page.matched,
+        "numberReturned": len(page.features),
+        "links": links,
+    }
+    if page.estimated:
+        head["numberMatchedEstimated"] = True
+    body = json.dumps(head)[:-1] + ', "features": [' + ",".join(page.features) + "]}"
+    return Response(body, media_type=GEOJSON)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+async def feature(
+    collection_id: CollectionId, feature_id: str, request: Request, session: SessionDep, f: Format = None
+):
+    c = _collection(collection_id)
+    _refuse_unknown(request, {"f"})
+    try:
+        key = int(feature_id) if c.key_is_int else feature_id
+    except ValueError:
+        raise NotFound(f"No feature {feature_id!r} in {c.id}.") from None
+    found = await ogc.item(session, c, key) if not c.key_is_int or 1 <= key < 2**63 else None
+    if found is None:
+        raise NotFound(f"No feature {feature_id!r} in {c.id}.")
+    base = f"{_base(request)}/collections/{c.id}"
+    links = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
+        {"href": base, "rel": "collection", "type": "application/json", "title": c.title},
+    ]
+    if _html_wanted(request, f):
+        parsed = json.loads(found)
+        rows = [{"property": k, "value": v} for k, v in parsed["properties"].items()]
+        return _page(f"{c.title}: {feature_id}", _table(rows), links)
+    return Response(found[:-1] + ', "links": ' + json.dumps(links) + "}", media_type=GEOJSON)

@@ -1,0 +1,77 @@
+"""The OpenAPI document as OpenAPI 3.0, which OGC API - Features' oas30 class and older GIS
+clients expect. FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0
+lacks are rewritten: a union with null becomes `nullable`, a list of `examples` becomes one
+`example`, numeric exclusive bounds become a bound with a boolean flag, `const` becomes a
+one-value `enum`, and a `$ref` with siblings moves into `allOf`."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+
+def _to_30(node: Any, in_schema: bool = False) -> Any:
+    if isinstance(node, list):
+        return [_to_30(item, in_schema) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    for union in ("anyOf", "oneOf"):
+        options = node.get(union)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            del node[union]
+            node["nullable"] = True
+            if len(rest) == 1:
+                node.update({k: v for k, v in rest[0].items() if k not in node or k == "$ref"})
+                if "$ref" in node:  # 3.0 ignores siblings of $ref: wrap it
+                    node["allOf"] = [{"$ref": node.pop("$ref")}]
+            else:
+                node[union] = rest
+    if node.get("type") == "null":
+        node.pop("type")
+        node["nullable"] = True
+    if in_schema and isinstance(node.get("examples"), list):
+        examples = node.pop("examples")
+        if examples:
+            node["example"] = examples[0]
+    for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), (int, float)) and not isinstance(node.get(bound), bool):
+            node[plain] = node.pop(bound)
+            node[bound] = True
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "$ref" in node and len(node) > 1:  # 3.0 ignores siblings of $ref: wrap it
+        node["allOf"] = [{"$ref": node.pop("$ref")}]
+    return {
+        key: _to_30(
+            value,
+            in_schema
+            or key
+            in (
+                "schema",
+                "schemas",
+                "properties",
+                "items",
+                "allOf",
+                "anyOf",
+                "oneOf",
+                "additionalProperties",
+            ),
+        )
+        for key, value in node.items()
+    }
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema = _to_30(schema)
+            schema["openapi"] = "3.0.3"
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

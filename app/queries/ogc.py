@@ -1,0 +1,241 @@
+"""OGC API - Features: the collections, and pages of items walked by keyset.
+
+Each collection is a table whose rows PostgreSQL renders as GeoJSON Features. Pages are keyset
+pages on the collection's key: `after` (or `before`) a key, in key order, so paging never
+repeats or skips a feature while the data is unchanged and stays fast deep into a million rows.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.geometry import BBox
+from app.models import FacilityKind, LandRights, LandStatus, ProjectStatus, ZoneKind, ZoneStatus
+from app.queries.facilities import FACILITY
+from app.queries.features import count_cap, count_matches, feature_sql
+from app.queries.parcels import PARCEL
+from app.queries.projects import SOURCE as PROJECT_SOURCE
+from app.queries.zones import ZONE
+
+
+@dataclass(frozen=True)
+class Queryable:
+    column: str  # SQL over alias t
+    schema: dict[str, Any]  # JSON Schema of its values
+
+
+def _text(title: str) -> Queryable:
+    return Queryable("", {"type": "string", "title": title})
+
+
+def _enum(title: str, enum: type) -> Queryable:
+    return Queryable("", {"type": "string", "title": title, "enum": [m.value for m in enum]})
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    source: str  # FROM clause, the row alias is t
+    key: str  # the feature id's column
+    key_is_int: bool
+    feature: str  # SQL rendering row t as a GeoJSON Feature
+    geometry_type: str
+    geometry: str = "t.geom"  # the geometry expression bbox filters apply to
+    table: str | None = None  # the table, where the source is one
+    queryables: dict[str, Queryable] = field(default_factory=dict)
+
+    def column(self, name: str) -> str:
+        return self.queryables[name].column or f"t.{name}"
+
+
+PROJECT_FEATURE = feature_sql(
+    "t.id",
+    {
+        "name": "t.name",
+        "sector": "t.sector",
+        "investment_value_usd": "t.investment_value_usd",
+        "status": "t.status",
+        "zone": "z.code",
+        "parcel_ids": "coalesce(to_json(u.ids), '[]'::json)",
+        "area_ha": "round((ST_Area(u.geom::geography, true) / 10000.0)::numeric, 4)",
+        "description": "t.description",
+        "attributes": "t.attributes",
+    },
+    geometry="u.geom",
+)
+
+COLLECTIONS = {
+    c.id: c
+    for c in (
+        Collection(
+            "zones",
+            "Industrial zones",
+            "Kaltim's priority industrial zones (approximate boundaries, see each zone's source).",
+            "zone t",
+            "code",
+            False,
+            ZONE.feature,
+            "MultiPolygon",
+            table="zone",
+            queryables={
+                "code": _text("Code"),
+                "name": _text("Name"),
+                "kind": _enum("Kind", ZoneKind),
+                "status": _enum("Status", ZoneStatus),
+                "regency": _text("Regency"),
+            },
+        ),
+        Collection(
+            "parcels",
+            "Land parcels",
+            "Land parcels in and around the zones, with their land status.",
+            "parcel t",
+            "id",
+            True,
+            PARCEL.feature,
+            "MultiPolygon",
+            table="parcel",
+            queryables={
+                "code": _text("Code"),
+                "land_status": _enum("Land status", LandStatus),
+                "land_rights": _enum("Land rights", LandRights),
+                "land_use": _text("Land use"),
+                "holder": _text("Holder"),
+                "sector": _text("Sector"),
+            },
+        ),
+        Collection(
+            "facilities",
+            "Facilities",
+            "Ports, airports, IKN Nusantara and cities.",
+            "facility t",
+            "code",
+            False,
+            FACILITY.feature,
+            "Geometry",
+            table="facility",
+            queryables={"code": _text("Code"), "name": _text("Name"), "kind": _enum("Kind", FacilityKind)},
+        ),
+        Collection(
+            "projects",
+            "Investment projects",
+            "Investment projects ready to offer (IPRO); the geometry is the union of their parcels.",
+            PROJECT_SOURCE,
+            "id",
+            True,
+            PROJECT_FEATURE,
+            "MultiPolygon",
+            geometry="u.geom",
+            queryables={
+                "name": _text("Name"),
+                "sector": _text("Sector"),
+                "status": _enum("Status", ProjectStatus),
+                "zone": Queryable("z.code", {"type": "string", "title": "Zone code"}),
+            },
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    features: list[str]
+    first_key: Any
+    last_key: Any
+    has_next: bool
+    has_prev: bool
+    matched: int
+    estimated: bool
+
+
+async def extent(session: AsyncSession, collection: Collection) -> list[float] | None:
+    """The collection's bounding box: PostGIS's estimate for tables over 100,000 rows, else exact."""
+    box = f"(SELECT ST_Extent({collection.geometry}) FROM {collection.source})"
+    if collection.table is not None:
+        box = (
+            f"coalesce(CASE WHEN (SELECT reltuples FROM pg_class WHERE oid = '{collection.table}'::regclass)"
+            f" > 100000 THEN ST_EstimatedExtent('{collection.table}', 'geom')::box2d END, {box})"
+        )
+    sql = (
+        f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT {box} AS b) e "
+        "WHERE b IS NOT NULL"
+    )
+    row = (await session.execute(text(sql))).one_or_none()
+    return None if row is None else [round(v, 6) for v in row]
+
+
+def _conditions(collection: Collection, bbox: BBox | None, filters: dict[str, str]) -> tuple[list[str], dict]:
+    where, params = [], {}
+    if bbox is not None:
+        where.append(f"ST_Intersects({collection.geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
+        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+    for i, (name, value) in enumerate(sorted(filters.items())):
+        where.append(f"{collection.column(name)} = :q{i}")
+        params[f"q{i}"] = value
+    return where, params
+
+
+async def items(
+    session: AsyncSession,
+    collection: Collection,
+    *,
+    bbox: BBox | None,
+    filters: dict[str, str],
+    limit: int,
+    after: Any = None,
+    before: Any = None,
+) -> ItemsPage:
+    """A keyset page: the `limit` items after `after` (or before `before`) in key order."""
+    where, params = _conditions(collection, bbox, filters)
+    key = f"t.{collection.key}"
+    condition = " AND ".join(where) or "true"
+    paged = list(where)
+    backwards = before is not None
+    if after is not None:
+        paged.append(f"{key} > :cursor")
+        params_paged = {**params, "cursor": after}
+    elif backwards:
+        paged.append(f"{key} < :cursor")
+        params_paged = {**params, "cursor": before}
+    else:
+        params_paged = dict(params)
+    sql = f"""SELECT {key} AS key, ({collection.feature})::text FROM {collection.source}
+              WHERE {" AND ".join(paged) or "true"}
+              ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
+    rows = (await session.execute(text(sql), {**params_paged, "limit": limit + 1})).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    first = rows[0].key if rows else None
+    last = rows[-1].key if rows else None
+    if backwards:
+        has_prev, has_next = more, True
+    else:
+        has_next = more
+        has_prev = (
+            after is not None
+            and first is not None
+            and bool(
+                await session.scalar(
+                    text(
+                        f"SELECT EXISTS (SELECT 1 FROM {collection.source} "
+                        f"WHERE {condition} AND {key} < :first)"
+                    ),
+                    {**params, "first": first},
+                )
+            )
+        )
+    matched, estimated = await count_matches(
+        session, collection.source, condition, params, count_cap(limit, 0)
+    )
+    return ItemsPage([r[1] for r in rows], first, last, has_next, has_prev, matched, estimated)
+
+
+async def item(session: AsyncSession, collection: Collection, feature_id: Any) -> str | None:
+    sql = f"SELECT ({collection.feature})::text FROM {collection.source} WHERE t.{collection.key} = :id"
+    return await session.scalar(text(sql), {"id": feature_id})

@@ -1,0 +1,202 @@
+"""OGC API - Features at /ogc, over real HTTP, and read by real clients (GDAL, OWSLib)."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from tests.conftest import prepared_database, serve
+from tests.test_migrations import dsn
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+BBOX = "116.79,-1.13,116.81,-1.11"
+
+
+@pytest.fixture(scope="module")
+async def server(fresh_database):
+    url = await prepared_database(fresh_database, "kaltim_ogc", cell_m=400)
+    with serve(url) as base:
+        yield base, url
+
+
+def get(base: str, path: str, **params) -> httpx.Response:
+    return httpx.get(base + path, params=params, timeout=30)
+
+
+def rel(body: dict, name: str) -> list[dict]:
+    return [link for link in body["links"] if link["rel"] == name]
+
+
+async def parcel_ids(url: str, sql: str = "SELECT id FROM parcel ORDER BY id") -> list[int]:
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        return [r["id"] for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+async def test_landing_conformance_and_collections(server):
+    base, _ = server
+    landing = get(base, "/ogc").json()
+    assert rel(landing, "service-desc")[0]["href"].endswith("/openapi.json")
+    assert rel(landing, "conformance") and rel(landing, "data")
+    document = get(base, "/openapi.json").json()
+    assert document["openapi"].startswith("3.0")
+    validate(document)  # a valid OpenAPI 3.0 document, as the oas30 conformance class says
+    items = document["paths"]["/ogc/collections/{collection_id}/items"]["get"]["parameters"]
+    assert {"bbox", "limit", "f"} <= {p["name"] for p in items}
+    conforms = get(base, "/ogc/conformance").json()["conformsTo"]
+    assert {
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    } <= set(conforms)
+    collections = get(base, "/ogc/collections").json()["collections"]
+    assert [c["id"] for c in collections] == ["zones", "parcels", "facilities", "projects"]
+    for c in collections:
+        assert "." not in c["id"] and c["crs"] == [CRS84] and c["storageCrs"] == CRS84
+        assert c["extent"]["spatial"]["crs"] == CRS84 and len(c["extent"]["spatial"]["bbox"][0]) == 4
+        assert rel(c, "items")[0]["type"] == "application/geo+json" and rel(c, "describedby")
+    one = get(base, "/ogc/collections/parcels").json()
+    assert one["id"] == "parcels" and one["geometryType"] == "MultiPolygon"
+
+
+async def test_keyset_paging_never_repeats_or_skips(server):
+    base, url = server
+    expected = await parcel_ids(url, "SELECT id FROM parcel WHERE land_status = 'available' ORDER BY id")
+    seen, href, pages = [], f"{base}/ogc/collections/parcels/items?limit=37&land_status=available", []
+    while href:
+        response = httpx.get(href, timeout=30)
+        assert response.headers["content-type"] == "application/geo+json"
+        body = response.json()
+        pages.append(body)
+        seen += [f["id"] for f in body["features"]]
+        assert body["numberReturned"] == len(body["features"]) <= 37
+        href = rel(body, "next")[0]["href"] if rel(body, "next") else None
+    assert seen == expected and len(pages) == -(-len(expected) // 37)
+    assert pages[0]["numberMatched"] == len(expected) and not rel(pages[0], "prev")
+    back = httpx.get(rel(pages[2], "prev")[0]["href"], timeout=30).json()
+    assert [f["id"] for f in back["features"]] == [f["id"] for f in pages[1]["features"]]
+
+
+async def test_bbox_and_property_filters_match_the_native_endpoint(server):
+    base, _ = server
+    ogc = get(base, "/ogc/collections/parcels/items", bbox=BBOX, limit=10000).json()
+    native = get(base, "/parcels", bbox=BBOX, limit=10000).json()
+    assert [f["id"] for f in ogc["features"]] == [f["id"] for f in native["features"]] and native["features"]
+    ports = get(base, "/ogc/collections/facilities/items", kind="port").json()
+    assert {f["id"] for f in ports["features"]} >= {"semayang-port", "maloy-port"}
+    assert all(f["properties"]["kind"] == "port" for f in ports["features"])
+    item = get(base, f"/ogc/collections/parcels/items/{native['features'][0]['id']}").json()
+    assert item["id"] == native["features"][0]["id"] and rel(item, "collection")
+    queryables = get(base, "/ogc/collections/parcels/queryables").json()
+    assert queryables["properties"]["land_status"]["enum"] == [
+        "available",
+        "reserved",
+        "allocated",
+        "occupied",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path,params,status",
+    [
+        ("/ogc/collections/parcels/items", {"colour": "red"}, 400),
+        ("/ogc/collections/parcels/items", {"limit": "0"}, 400),
+        ("/ogc/collections/parcels/items", {"limit": "many"}, 400),
+        ("/ogc/collections/parcels/items", {"bbox": "1,2,3"}, 400),
+        ("/ogc/collections/parcels/items", {"after": "x"}, 400),
+        ("/ogc/collections/parcels/items", {"after": "1", "before": "5"}, 400),
+        ("/ogc/collections/parcels/items", {"f": "xml"}, 422),
+        ("/ogc/collections/rivers", {}, 404),
+        ("/ogc/collections/parcels/items/999999999", {}, 404),
+        ("/ogc/collections/parcels/items/abc", {}, 404),
+        ("/ogc", {"x": "1"}, 400),
+    ],
+)
+async def test_bad_requests(server, path, params, status):
+    base, _ = server
+    response = get(base, path, **params)
+    assert response.status_code == status and response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/zones",
+        "/ogc/collections/zones/items",
+        "/ogc/collections/zones/items/kek-mbtk",
+    ],
+)
+async def test_html(server, path):
+    base, _ = server
+    response = get(base, path, f="html")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<table" in response.text or "<p>" in response.text
+
+
+needs_gdal = pytest.mark.skipif(
+    shutil.which("ogrinfo") is None,
+    reason="GDAL (ogrinfo, ogr2ogr) is not installed; .ci/run installs gdal-bin",
+)
+
+
+@needs_gdal
+async def test_gdal_lists_every_collection(server):
+    base, _ = server
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc"], capture_output=True, text=True, check=True
+    )
+    for name in ("zones", "parcels", "facilities", "projects"):
+        assert f": {name} (" in out.stdout, out.stdout
+
+
+@needs_gdal
+async def test_gdal_copies_parcels_and_filters_by_bbox(server, tmp_path: Path):
+    base, url = server
+    target = tmp_path / "parcels.gpkg"
+    subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{base}/ogc", "parcels"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-so", str(target), "parcels"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"Feature Count: {len(await parcel_ids(url))}" in info
+    x0, y0, x1, y1 = BBOX.split(",")
+    geojson = tmp_path / "box.geojson"
+    subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", str(geojson), f"OAPIF:{base}/ogc", "parcels", "-spat", x0, y0, x1, y1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    native = get(base, "/parcels", bbox=BBOX, limit=10000).json()
+    copied = sorted(f["properties"]["code"] for f in json.loads(geojson.read_text())["features"])
+    assert copied == sorted(f["properties"]["code"] for f in native["features"]) and copied
+
+
+async def test_owslib_reads_collections_and_items(server):
+    features = pytest.importorskip("owslib.ogcapi.features", reason="OWSLib is not installed")
+    base, _ = server
+    api = features.Features(f"{base}/ogc")
+    assert {c["id"] for c in api.collections()["collections"]} == {
+        "zones",
+        "parcels",
+        "facilities",
+        "projects",
+    }
+    items = api.collection_items("parcels", limit=5, land_status="available")
+    assert len(items["features"]) == 5
+    assert all(f["properties"]["land_status"] == "available" for f in items["features"])
+    assert api.collection_item("zones", "kek-mbtk")["properties"]["kind"] == "special_economic_zone"
