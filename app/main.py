@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import errors, openapi
-from app.api import facilities, meta, ogc, parcels, projects, zones
+from app.api import facilities, meta, ogc, parcels, projects, tiles, zones
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
     openapi.install(app)
-    for module in (meta, zones, parcels, facilities, projects, ogc):
+    for module in (meta, zones, parcels, facilities, projects, ogc, tiles):
         app.include_router(module.router)
     return app
 

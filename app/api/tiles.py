@@ -1,0 +1,84 @@
+"""Vector tiles for web maps: /tiles/{layer}/{z}/{x}/{y}.mvt and a TileJSON document per layer."""
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.db import SessionDep
+from app.errors import NotFound
+from app.queries import tiles
+from app.queries.tiles import LAYERS, Layer
+
+router = APIRouter(prefix="/tiles", tags=["vector tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+CACHE = "public, max-age=60"
+LayerName = Annotated[str, Path(description="`zones`, `parcels` or `facilities`.")]
+
+
+def _layer(name: str) -> Layer:
+    if name not in LAYERS:
+        raise NotFound(f"No tile layer {name!r}; there are {', '.join(LAYERS)}.")
+    return LAYERS[name]
+
+
+@router.get("/{layer}.json", summary="TileJSON for a layer")
+async def tilejson(layer: LayerName, request: Request, session: SessionDep):
+    chosen = _layer(layer)
+    root = str(request.base_url).rstrip("/")
+    box = await tiles.bounds(session, chosen) or [-180, -85.0511, 180, 85.0511]
+    return JSONResponse(
+        {
+            "tilejson": "3.0.0",
+            "name": chosen.name,
+            "scheme": "xyz",
+            "tiles": [f"{root}/tiles/{chosen.name}/{{z}}/{{x}}/{{y}}.mvt"],
+            "minzoom": chosen.minzoom,
+            "maxzoom": chosen.maxzoom,
+            "bounds": box,
+            "center": [
+                round((box[0] + box[2]) / 2, 6),
+                round((box[1] + box[3]) / 2, 6),
+                max(chosen.minzoom, 8),
+            ],
+            "vector_layers": [
+                {
+                    "id": chosen.name,
+                    "fields": chosen.field_types,
+                    "minzoom": chosen.minzoom,
+                    "maxzoom": chosen.maxzoom,
+                }
+            ],
+        },
+        headers={"Cache-Control": CACHE},
+    )
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    summary="A vector tile",
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "No features in this tile."}},
+)
+async def tile(
+    layer: LayerName,
+    z: Annotated[int, Path(ge=0, le=22)],
+    x: Annotated[int, Path(ge=0)],
+    y: Annotated[int, Path(ge=0)],
+    request: Request,
+    session: SessionDep,
+):
+    """The layer's features in tile z/x/y (WebMercatorQuad), built by PostGIS with ST_AsMVT and
+    simplified per zoom. 204 when the tile is empty or below the layer's minimum zoom."""
+    chosen = _layer(layer)
+    if x >= 2**z or y >= 2**z:
+        raise NotFound(f"No tile {z}/{x}/{y}: x and y run from 0 to {2**z - 1} at zoom {z}.")
+    data = b"" if z < chosen.minzoom else await tiles.tile(session, chosen, z, x, y)
+    if not data:
+        return Response(status_code=204, headers={"Cache-Control": CACHE})
+    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    headers = {"Cache-Control": CACHE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
