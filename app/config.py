@@ -27,11 +27,15 @@ class Settings(BaseSettings):
         KALTIM_BBOX,
         description="min_lon,min_lat,max_lon,max_lat: incoming geometry must lie inside it.",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Comma-separated origins that browsers may call the API from; * for any.",
+    )
     default_page_size: int = 100
     max_page_size: int = 10_000
     db_pool_size: int = 10
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

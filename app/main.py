@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import errors, openapi
+from app import errors, http, openapi
 from app.api import facilities, meta, ogc, parcels, projects, tiles, zones
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
+    http.install(app, settings)
     openapi.install(app)
     for module in (meta, zones, parcels, facilities, projects, ogc, tiles):
         app.include_router(module.router)

@@ -175,7 +175,9 @@ async def load(work, concurrency: int, seconds: float) -> Run:
 
 async def http_load(base: str, path: str, concurrency: int, seconds: float) -> Run:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    # Uncompressed, from both services alike: the benchmark measures queries, not gzip.
+    headers = {"Accept-Encoding": "identity"}
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, headers=headers) as client:
 
         async def get(_: int) -> None:
             response = await client.get(path)

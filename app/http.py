@@ -1,0 +1,96 @@
+"""HTTP niceties for front-ends: CORS, compression, and validators for caching."""
+
+import hashlib
+import json
+from datetime import datetime
+from email.utils import format_datetime
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_cramjam.middleware import CompressionMiddleware
+
+from app.config import Settings
+
+
+class Validators:
+    """A weak ETag on every GET answer sent in one piece (and 304 when the client has it already),
+    Last-Modified on single Features from their updated_at. Streamed pages are left alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        wanted = Headers(scope=scope).get("if-none-match")
+
+        async def hold(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                held = message
+                return
+            if held is not None:
+                start, held = held, None
+                if (
+                    start["status"] == 200
+                    and message["type"] == "http.response.body"
+                    and not message.get("more_body")
+                ):
+                    headers = MutableHeaders(raw=start["headers"])
+                    body = message.get("body", b"")
+                    tag = (
+                        headers.get("etag") or 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+                    )
+                    headers["ETag"] = tag
+                    updated = _updated_at(headers.get("content-type", ""), body)
+                    if updated is not None:
+                        headers["Last-Modified"] = format_datetime(updated, usegmt=True)
+                    if wanted is not None and wanted.removeprefix("W/") == tag.removeprefix("W/"):
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": 304,
+                                "headers": [
+                                    (k, v)
+                                    for k, v in start["headers"]
+                                    if k in (b"etag", b"last-modified", b"cache-control")
+                                ],
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": b""})
+                        return
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, hold)
+
+
+def _updated_at(content_type: str, body: bytes) -> datetime | None:
+    """A single Feature's properties.updated_at, if the body is one."""
+    if not content_type.startswith("application/geo+json") or not body.startswith(b'{"type" : "Feature"'):
+        return None
+    try:
+        return datetime.fromisoformat(json.loads(body)["properties"]["updated_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Added innermost first: validators see the uncompressed body, CORS wraps everything."""
+    app.add_middleware(Validators)
+    # gzip, br or deflate by the client's Accept-Encoding, for bodies over 1 KB; tiles are
+    # already compact and are left alone.
+    app.add_middleware(
+        CompressionMiddleware, minimum_size=1024, exclude_mediatype={"application/vnd.mapbox-vector-tile"}
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+        expose_headers=["Location", "ETag", "Last-Modified"],
+    )
