@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Comma-separated origins that browsers may call the API from; * for any.",
     )
+    map_basemap_url: str | None = Field(
+        None, description="Raster tile URL template ({z}/{x}/{y}) drawn under /map; none by default."
+    )
+    map_basemap_attribution: str | None = None
     default_page_size: int = 100
     max_page_size: int = 10_000
     db_pool_size: int = 10

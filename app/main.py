@@ -4,9 +4,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app import errors, http, openapi
-from app.api import facilities, meta, ogc, parcels, projects, tiles, zones
+from app.api import facilities, meta, ogc, parcels, projects, tiles, webmap, zones
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 
@@ -38,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
     http.install(app, settings)
+    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
-    for module in (meta, zones, parcels, facilities, projects, ogc, tiles):
+    for module in (meta, zones, parcels, facilities, projects, ogc, tiles, webmap):
         app.include_router(module.router)
     return app
 
