@@ -149,7 +149,9 @@ def install(app: FastAPI) -> None:
             msg = errors[0].get("ctx", {}).get("error", "") if errors else ""
             return problem_response(400, "bad-request", f"The body is not valid JSON: {msg}", request)
         detail = "; ".join(f"{_location(e)}: {e.get('msg', '')}" for e in errors[:5])
-        return problem_response(422, "validation", detail, request, errors=_validation_errors(errors))
+        # OGC API - Features asks for 400 on an invalid parameter; the rest of the API says 422.
+        status = 400 if request.url.path.startswith("/ogc") else 422
+        return problem_response(status, "validation", detail, request, errors=_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -112,7 +112,12 @@ async def test_bbox_and_property_filters_match_the_native_endpoint(server):
         ("/ogc/collections/parcels/items", {"bbox": "1,2,3"}, 400),
         ("/ogc/collections/parcels/items", {"after": "x"}, 400),
         ("/ogc/collections/parcels/items", {"after": "1", "before": "5"}, 400),
-        ("/ogc/collections/parcels/items", {"f": "xml"}, 422),
+        ("/ogc/collections/parcels/items", {"f": "xml"}, 400),
+        ("/ogc/collections/parcels/items", {"filter": "land_status = = 'x'"}, 400),
+        ("/ogc/collections/parcels/items", {"filter": "colour = 'red'"}, 400),
+        ("/ogc/collections/parcels/items", {"filter": "area_ha > 'big'"}, 400),
+        ("/ogc/collections/parcels/items", {"filter": "{not json", "filter-lang": "cql2-json"}, 400),
+        ("/ogc/collections/parcels/items", {"filter": "area_ha > 1", "filter-lang": "sql"}, 400),
         ("/ogc/collections/rivers", {}, 404),
         ("/ogc/collections/parcels/items/999999999", {}, 404),
         ("/ogc/collections/parcels/items/abc", {}, 404),
@@ -199,4 +204,9 @@ async def test_owslib_reads_collections_and_items(server):
     items = api.collection_items("parcels", limit=5, land_status="available")
     assert len(items["features"]) == 5
     assert all(f["properties"]["land_status"] == "available" for f in items["features"])
+    filtered = api.collection_items("parcels", limit=50, filter="land_status = 'occupied' AND area_ha > 2")
+    assert filtered["features"] and all(
+        f["properties"]["land_status"] == "occupied" and f["properties"]["area_ha"] > 2
+        for f in filtered["features"]
+    )
     assert api.collection_item("zones", "kek-mbtk")["properties"]["kind"] == "special_economic_zone"

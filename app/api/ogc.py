@@ -7,7 +7,7 @@ parameters get 400, as the standard asks.
 import html
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -27,7 +27,18 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
+FilterLang = Literal["cql2-text", "cql2-json"]
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 
 Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
@@ -249,12 +260,27 @@ async def items(
     before: Annotated[
         str | None, Query(description="Keyset cursor: the page before this feature id.")
     ] = None,
+    filter: Annotated[
+        str | None,
+        Query(
+            description="A CQL2 filter over the queryables, e.g. `land_status = 'available' AND "
+            "area_ha > 1 AND S_INTERSECTS(geometry, POLYGON((...)))`."
+        ),
+    ] = None,
+    filter_lang: Annotated[FilterLang, Query(alias="filter-lang")] = "cql2-text",
+    filter_crs: Annotated[
+        Literal["http://www.opengis.net/def/crs/OGC/1.3/CRS84"] | None, Query(alias="filter-crs")
+    ] = None,
     f: Format = None,
 ):
-    """Features of the collection in id order, filtered by `bbox` and by any queryable property
-    (`?land_status=available`); `next` and `prev` links walk keyset pages."""
+    """Features of the collection in id order, filtered by `bbox`, by any queryable property
+    (`?land_status=available`) and by a CQL2 `filter` (text or JSON, per `filter-lang`); `next`
+    and `prev` links walk keyset pages."""
     c = _collection(collection_id)
-    _refuse_unknown(request, {"bbox", "limit", "after", "before", "f", *c.queryables})
+    _refuse_unknown(
+        request,
+        {"bbox", "limit", "after", "before", "f", "filter", "filter-lang", "filter-crs", *c.queryables},
+    )
     try:
         size = DEFAULT_LIMIT if limit is None else int(limit)
         box = None if bbox is None else parse_bbox(bbox)
@@ -265,11 +291,16 @@ async def items(
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
+    try:
+        cql = None if filter is None else ogc.cql2(c, filter, filter_lang)
+    except ogc.FilterInvalid as exc:
+        raise BadRequest(str(exc)) from None
     page = await ogc.items(
         session,
         c,
         bbox=box,
         filters=filters,
+        cql=cql,
         limit=size,
         after=_cursor(c, "after", after),
         before=_cursor(c, "before", before),
