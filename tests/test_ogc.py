@@ -9,11 +9,14 @@ import asyncpg
 import httpx
 import pytest
 from openapi_spec_validator import validate
+from shapely.geometry import shape
 
 from tests.conftest import prepared_database, serve
 from tests.test_migrations import dsn
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+UTM50S = "http://www.opengis.net/def/crs/EPSG/0/32750"
 BBOX = "116.79,-1.13,116.81,-1.11"
 
 
@@ -59,7 +62,7 @@ async def test_landing_conformance_and_collections(server):
     collections = get(base, "/ogc/collections").json()["collections"]
     assert [c["id"] for c in collections] == ["zones", "parcels", "facilities", "projects"]
     for c in collections:
-        assert "." not in c["id"] and c["crs"] == [CRS84] and c["storageCrs"] == CRS84
+        assert "." not in c["id"] and c["crs"] == [CRS84, EPSG4326, UTM50S] and c["storageCrs"] == CRS84
         assert c["extent"]["spatial"]["crs"] == CRS84 and len(c["extent"]["spatial"]["bbox"][0]) == 4
         assert rel(c, "items")[0]["type"] == "application/geo+json" and rel(c, "describedby")
     one = get(base, "/ogc/collections/parcels").json()
@@ -210,3 +213,141 @@ async def test_owslib_reads_collections_and_items(server):
         for f in filtered["features"]
     )
     assert api.collection_item("zones", "kek-mbtk")["properties"]["kind"] == "special_economic_zone"
+
+
+async def test_crs_of_the_output(server):
+    from pyproj import Transformer
+
+    base, _ = server
+    plain = get(base, "/ogc/collections/facilities/items/semayang-port").json()["geometry"]["coordinates"]
+    lat_lon = get(base, "/ogc/collections/facilities/items/semayang-port", crs=EPSG4326)
+    assert lat_lon.headers["content-crs"] == f"<{EPSG4326}>"
+    assert lat_lon.json()["geometry"]["coordinates"] == [plain[1], plain[0]]
+    utm = get(base, "/ogc/collections/facilities/items", crs=UTM50S, kind="port", limit=100)
+    assert utm.headers["content-crs"] == f"<{UTM50S}>"
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32750", always_xy=True)
+    for feature in utm.json()["features"]:
+        lonlat = get(base, f"/ogc/collections/facilities/items/{feature['id']}").json()["geometry"][
+            "coordinates"
+        ]
+        x, y = to_utm.transform(*lonlat)
+        assert (
+            abs(feature["geometry"]["coordinates"][0] - x) < 0.01
+            and abs(feature["geometry"]["coordinates"][1] - y) < 0.01
+        )
+        assert "crs" not in feature["geometry"]
+    assert get(base, "/ogc/collections/parcels/items").headers["content-crs"] == f"<{CRS84}>"
+
+
+async def test_bbox_in_other_crss(server):
+    from pyproj import Transformer
+
+    base, _ = server
+    x0, y0, x1, y1 = (float(v) for v in BBOX.split(","))
+    native = [f["id"] for f in get(base, "/parcels", bbox=BBOX, limit=10000).json()["features"]]
+    lat_lon = get(
+        base,
+        "/ogc/collections/parcels/items",
+        limit=10000,
+        bbox=f"{y0},{x0},{y1},{x1}",
+        **{"bbox-crs": EPSG4326},
+    ).json()
+    assert [f["id"] for f in lat_lon["features"]] == native
+    # A box drawn in UTM 50S: the parcels that meet it, by shapely, on its corners taken back to lon/lat
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32750", always_xy=True)
+    to_lonlat = Transformer.from_crs("EPSG:32750", "EPSG:4326", always_xy=True)
+    (ux0, uy0), (ux1, uy1) = to_utm.transform(x0, y0), to_utm.transform(x1, y1)
+    corners = [
+        to_lonlat.transform(x, y) for x, y in ((ux0, uy0), (ux1, uy0), (ux1, uy1), (ux0, uy1), (ux0, uy0))
+    ]
+    area = shape({"type": "Polygon", "coordinates": [corners]})
+    utm = get(
+        base,
+        "/ogc/collections/parcels/items",
+        limit=10000,
+        bbox=f"{ux0},{uy0},{ux1},{uy1}",
+        **{"bbox-crs": UTM50S},
+    ).json()
+    expected = [f["id"] for f in everything(base) if shape(f["geometry"]).intersects(area)]
+    assert [f["id"] for f in utm["features"]] == expected and expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"crs": "EPSG:3857"},
+        {"crs": "http://www.opengis.net/def/crs/EPSG/0/3857"},
+        {"bbox": "1,2,3,4", "bbox-crs": "urn:nope"},
+        {"bbox": "500000,9000000,400000,9100000", "bbox-crs": UTM50S},
+    ],
+)
+async def test_bad_crs_requests(server, params):
+    base, _ = server
+    assert get(base, "/ogc/collections/parcels/items", **params).status_code == 400
+
+
+def everything(base: str) -> list[dict]:
+    return get(base, "/ogc/collections/parcels/items", limit=10000).json()["features"]
+
+
+@pytest.mark.parametrize(
+    "lang,expression",
+    [
+        ("cql2-text", "land_status = 'available' AND area_ha BETWEEN 3 AND 8"),
+        (
+            "cql2-json",
+            json.dumps(
+                {
+                    "op": "and",
+                    "args": [
+                        {"op": "=", "args": [{"property": "land_status"}, "available"]},
+                        {"op": ">=", "args": [{"property": "area_ha"}, 3]},
+                        {"op": "<=", "args": [{"property": "area_ha"}, 8]},
+                    ],
+                }
+            ),
+        ),
+    ],
+)
+async def test_cql2_comparison_filters(server, lang, expression):
+    base, _ = server
+    body = get(
+        base, "/ogc/collections/parcels/items", filter=expression, limit=10000, **{"filter-lang": lang}
+    ).json()
+    expected = [
+        f["id"]
+        for f in everything(base)
+        if f["properties"]["land_status"] == "available" and 3 <= f["properties"]["area_ha"] <= 8
+    ]
+    assert [f["id"] for f in body["features"]] == expected and expected
+
+
+async def test_cql2_like_in_and_spatial_filters(server):
+    base, _ = server
+    parcels = everything(base)
+    like = get(
+        base,
+        "/ogc/collections/parcels/items",
+        limit=10000,
+        filter="code LIKE 'DEMO-KEK%' AND land_status IN ('available', 'reserved')",
+    ).json()
+    assert [f["id"] for f in like["features"]] == [
+        f["id"]
+        for f in parcels
+        if f["properties"]["code"].startswith("DEMO-KEK")
+        and f["properties"]["land_status"] in ("available", "reserved")
+    ] and like["features"]
+    x0, y0, x1, y1 = (float(v) for v in BBOX.split(","))
+    ring = f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+    intersecting = get(
+        base, "/ogc/collections/parcels/items", limit=10000, filter=f"S_INTERSECTS(geometry, {ring})"
+    )
+    native = get(base, "/parcels", bbox=BBOX, limit=10000).json()
+    assert [f["id"] for f in intersecting.json()["features"]] == [f["id"] for f in native["features"]]
+    within = get(
+        base, "/ogc/collections/parcels/items", limit=10000, filter=f"S_WITHIN(geometry, {ring})"
+    ).json()
+    area = shape({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+    expected = [f["id"] for f in parcels if shape(f["geometry"]).within(area)]
+    assert [f["id"] for f in within["features"]] == expected and expected
+    assert len(expected) < len(native["features"])  # the edge parcels meet the box but are not within it

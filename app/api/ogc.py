@@ -6,6 +6,7 @@ parameters get 400, as the standard asks.
 
 import html
 import json
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -21,12 +22,14 @@ from app.queries.ogc import COLLECTIONS, Collection
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
 GEOJSON = "application/geo+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = ogc.CRS84.uri
+CRSS = ogc.CRSS
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -158,7 +161,7 @@ async def _describe(request: Request, session, collection: Collection) -> dict:
         "title": collection.title,
         "description": collection.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(CRSS),
         "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}},
         "links": [
@@ -240,6 +243,42 @@ async def queryables(collection_id: CollectionId, request: Request):
     )
 
 
+CrsUri = Literal[
+    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "http://www.opengis.net/def/crs/EPSG/0/4326",
+    "http://www.opengis.net/def/crs/EPSG/0/32750",
+]
+
+
+def _crs(request: Request, name: str) -> ogc.Crs:
+    uri = request.query_params.get(name)
+    if uri is None:
+        return ogc.CRS84
+    if uri not in CRSS:
+        raise BadRequest(f"{name}: {uri!r} is not offered; the CRSs are {', '.join(CRSS)}.")
+    return CRSS[uri]
+
+
+def _bbox(text: str, crs: ogc.Crs) -> tuple[float, float, float, float]:
+    """Four numbers in `crs`'s axis order, checked, in the order ST_MakeEnvelope takes them."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise BadRequest("bbox: expected four numbers.") from None
+    if len(values) != 4:
+        raise BadRequest(f"bbox: expected four numbers, got {len(values)}.")
+    if crs.lat_lon:
+        values = [values[1], values[0], values[3], values[2]]
+    try:
+        if crs.geographic:
+            return parse_bbox(",".join(map(repr, values)))
+    except ValueError as exc:
+        raise BadRequest(f"bbox: {exc}") from None
+    if not all(math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
+        raise BadRequest("bbox: expected finite numbers with each minimum below its maximum.")
+    return tuple(values)
+
+
 def _cursor(c: Collection, name: str, value: str | None) -> Any:
     if value is None or not c.key_is_int:
         return value
@@ -254,7 +293,14 @@ async def items(
     collection_id: CollectionId,
     request: Request,
     session: SessionDep,
-    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84).")] = None,
+    bbox: Annotated[
+        str | None,
+        Query(description="Four numbers in `bbox-crs` (default CRS84: minLon,minLat,maxLon,maxLat)."),
+    ] = None,
+    bbox_crs: Annotated[CrsUri | None, Query(alias="bbox-crs", description="The CRS of `bbox`.")] = None,
+    crs: Annotated[
+        CrsUri | None, Query(description="The CRS of the features returned (default CRS84).")
+    ] = None,
     limit: Annotated[str | None, Query(description=f"1 to {MAX_LIMIT}; default {DEFAULT_LIMIT}.")] = None,
     after: Annotated[str | None, Query(description="Keyset cursor: the page after this feature id.")] = None,
     before: Annotated[
@@ -279,15 +325,26 @@ async def items(
     c = _collection(collection_id)
     _refuse_unknown(
         request,
-        {"bbox", "limit", "after", "before", "f", "filter", "filter-lang", "filter-crs", *c.queryables},
+        {
+            "bbox",
+            "bbox-crs",
+            "crs",
+            "limit",
+            "after",
+            "before",
+            "f",
+            "filter",
+            "filter-lang",
+            "filter-crs",
+            *c.queryables,
+        },
     )
-    try:
-        size = DEFAULT_LIMIT if limit is None else int(limit)
-        box = None if bbox is None else parse_bbox(bbox)
-    except ValueError as exc:
-        raise BadRequest(f"{'bbox' if bbox and 'limit' not in str(exc) else 'limit'}: {exc}") from None
-    if not 1 <= size <= MAX_LIMIT:
-        raise BadRequest(f"limit: must be from 1 to {MAX_LIMIT}.")
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+        raise BadRequest(f"limit: must be a whole number from 1 to {MAX_LIMIT}.")
+    size = DEFAULT_LIMIT if limit is None else int(limit)
+    output = _crs(request, "crs")
+    bbox_in = _crs(request, "bbox-crs")
+    box = None if bbox is None else (_bbox(bbox, bbox_in), bbox_in)
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
@@ -301,6 +358,7 @@ async def items(
         bbox=box,
         filters=filters,
         cql=cql,
+        crs=output,
         limit=size,
         after=_cursor(c, "after", after),
         before=_cursor(c, "before", before),
@@ -366,7 +424,7 @@ async def items(
     if page.estimated:
         head["numberMatchedEstimated"] = True
     body = json.dumps(head)[:-1] + ', "features": [' + ",".join(page.features) + "]}"
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{output.uri}>"})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
@@ -374,12 +432,13 @@ async def feature(
     collection_id: CollectionId, feature_id: str, request: Request, session: SessionDep, f: Format = None
 ):
     c = _collection(collection_id)
-    _refuse_unknown(request, {"f"})
+    _refuse_unknown(request, {"f", "crs"})
+    output = _crs(request, "crs")
     try:
         key = int(feature_id) if c.key_is_int else feature_id
     except ValueError:
         raise NotFound(f"No feature {feature_id!r} in {c.id}.") from None
-    found = await ogc.item(session, c, key) if not c.key_is_int or 1 <= key < 2**63 else None
+    found = await ogc.item(session, c, key, output) if not c.key_is_int or 1 <= key < 2**63 else None
     if found is None:
         raise NotFound(f"No feature {feature_id!r} in {c.id}.")
     base = f"{_base(request)}/collections/{c.id}"
@@ -392,4 +451,8 @@ async def feature(
         parsed = json.loads(found)
         rows = [{"property": k, "value": v} for k, v in parsed["properties"].items()]
         return _page(f"{c.title}: {feature_id}", _table(rows), links)
-    return Response(found[:-1] + ', "links": ' + json.dumps(links) + "}", media_type=GEOJSON)
+    return Response(
+        found[:-1] + ', "links": ' + json.dumps(links) + "}",
+        media_type=GEOJSON,
+        headers={"Content-Crs": f"<{output.uri}>"},
+    )

@@ -21,12 +21,14 @@ from app.schemas.common import FeatureIn, PatchIn
 PRECISION = 8
 
 
-def feature_sql(id_expr: str, properties: Mapping[str, str], geometry: str = "t.geom") -> str:
+def feature_sql(
+    id_expr: str, properties: Mapping[str, str], geometry: str = "t.geom", precision: int = PRECISION
+) -> str:
     """A `json_build_object` that renders a row as a GeoJSON Feature."""
     props = ", ".join(f"'{name}', {expr}" for name, expr in properties.items())
     return (
         f"json_build_object('type', 'Feature', 'id', {id_expr}, "
-        f"'geometry', ST_AsGeoJSON({geometry}, {PRECISION})::json, "
+        f"'geometry', ST_AsGeoJSON({geometry}, {precision}, 0)::json, "
         f"'properties', json_build_object({props}))"
     )
 

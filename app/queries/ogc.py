@@ -6,6 +6,7 @@ repeats or skips a feature while the data is unchanged and stays fast deep into 
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,42 @@ from app.queries.features import count_cap, count_matches, feature_sql
 from app.queries.parcels import PARCEL
 from app.queries.projects import SOURCE as PROJECT_SOURCE
 from app.queries.zones import ZONE
+
+
+@dataclass(frozen=True)
+class Crs:
+    """A coordinate reference system features can be asked in (OGC API - Features, Part 2)."""
+
+    uri: str
+    srid: int
+    lat_lon: bool  # positions are (latitude, longitude), as EPSG:4326 defines them
+    precision: int  # decimals in output coordinates: about 1 mm either way
+
+    @property
+    def geographic(self) -> bool:
+        return self.srid == 4326
+
+    def geometry(self, expr: str) -> str:
+        """SQL: `expr` (stored in CRS84) in this CRS, axes in its order."""
+        if self.srid != 4326:
+            return f"ST_Transform({expr}, {self.srid})"
+        return f"ST_FlipCoordinates({expr})" if self.lat_lon else expr
+
+    def envelope(self) -> str:
+        """SQL: the bbox parameters :x0 :y0 :x1 :y1 (lon/lat order or projected) as a CRS84 polygon."""
+        box = f"ST_MakeEnvelope(:x0, :y0, :x1, :y1, {self.srid})"
+        return box if self.srid == 4326 else f"ST_Transform({box}, 4326)"
+
+
+CRS84 = Crs("http://www.opengis.net/def/crs/OGC/1.3/CRS84", 4326, False, 8)
+CRSS = {
+    crs.uri: crs
+    for crs in (
+        CRS84,
+        Crs("http://www.opengis.net/def/crs/EPSG/0/4326", 4326, True, 8),
+        Crs("http://www.opengis.net/def/crs/EPSG/0/32750", 32750, False, 3),  # WGS 84 / UTM zone 50S
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -53,31 +90,31 @@ class Collection:
     source: str  # FROM clause, the row alias is t
     key: str  # the feature id's column
     key_is_int: bool
-    feature: str  # SQL rendering row t as a GeoJSON Feature
+    properties: Mapping[str, str]  # output property -> SQL over the row
     geometry_type: str
     geometry: str = "t.geom"  # the geometry expression bbox filters apply to
     table: str | None = None  # the table, where the source is one
     queryables: dict[str, Queryable] = field(default_factory=dict)
 
+    def feature(self, crs: "Crs") -> str:
+        """SQL rendering row t as a GeoJSON Feature, its geometry in `crs`."""
+        return feature_sql(f"t.{self.key}", self.properties, crs.geometry(self.geometry), crs.precision)
+
     def column(self, name: str) -> str:
         return self.queryables[name].column or f"t.{name}"
 
 
-PROJECT_FEATURE = feature_sql(
-    "t.id",
-    {
-        "name": "t.name",
-        "sector": "t.sector",
-        "investment_value_usd": "t.investment_value_usd",
-        "status": "t.status",
-        "zone": "z.code",
-        "parcel_ids": "coalesce(to_json(u.ids), '[]'::json)",
-        "area_ha": "round((ST_Area(u.geom::geography, true) / 10000.0)::numeric, 4)",
-        "description": "t.description",
-        "attributes": "t.attributes",
-    },
-    geometry="u.geom",
-)
+PROJECT_PROPERTIES = {
+    "name": "t.name",
+    "sector": "t.sector",
+    "investment_value_usd": "t.investment_value_usd",
+    "status": "t.status",
+    "zone": "z.code",
+    "parcel_ids": "coalesce(to_json(u.ids), '[]'::json)",
+    "area_ha": "round((ST_Area(u.geom::geography, true) / 10000.0)::numeric, 4)",
+    "description": "t.description",
+    "attributes": "t.attributes",
+}
 
 COLLECTIONS = {
     c.id: c
@@ -89,7 +126,7 @@ COLLECTIONS = {
             "zone t",
             "code",
             False,
-            ZONE.feature,
+            ZONE.properties,
             "MultiPolygon",
             table="zone",
             queryables={
@@ -108,7 +145,7 @@ COLLECTIONS = {
             "parcel t",
             "id",
             True,
-            PARCEL.feature,
+            PARCEL.properties,
             "MultiPolygon",
             table="parcel",
             queryables={
@@ -129,7 +166,7 @@ COLLECTIONS = {
             "facility t",
             "code",
             False,
-            FACILITY.feature,
+            FACILITY.properties,
             "Geometry",
             table="facility",
             queryables={"code": _text("Code"), "name": _text("Name"), "kind": _enum("Kind", FacilityKind)},
@@ -141,7 +178,7 @@ COLLECTIONS = {
             PROJECT_SOURCE,
             "id",
             True,
-            PROJECT_FEATURE,
+            PROJECT_PROPERTIES,
             "MultiPolygon",
             geometry="u.geom",
             queryables={
@@ -240,15 +277,19 @@ async def extent(session: AsyncSession, collection: Collection) -> list[float] |
 
 
 def _conditions(
-    collection: Collection, bbox: BBox | None, filters: dict[str, str], cql: tuple[str, dict] | None
+    collection: Collection,
+    bbox: tuple[BBox, Crs] | None,
+    filters: dict[str, str],
+    cql: tuple[str, dict] | None,
 ) -> tuple[list[str], dict]:
     where, params = [], {}
     if cql is not None:
         where.append(f"({cql[0]})")
         params.update(cql[1])
     if bbox is not None:
-        where.append(f"ST_Intersects({collection.geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
-        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+        box, crs = bbox
+        where.append(f"ST_Intersects({collection.geometry}, {crs.envelope()})")
+        params.update(zip(("x0", "y0", "x1", "y1"), box, strict=True))
     for i, (name, value) in enumerate(sorted(filters.items())):
         where.append(f"{collection.column(name)} = :q{i}")
         params[f"q{i}"] = value
@@ -259,12 +300,13 @@ async def items(
     session: AsyncSession,
     collection: Collection,
     *,
-    bbox: BBox | None,
+    bbox: tuple[BBox, Crs] | None,
     filters: dict[str, str],
     limit: int,
     after: Any = None,
     before: Any = None,
     cql: tuple[str, dict] | None = None,
+    crs: Crs = CRS84,
 ) -> ItemsPage:
     """A keyset page: the `limit` items after `after` (or before `before`) in key order, matching
     the bbox, the property filters and the CQL2 filter (as `cql2` made it)."""
@@ -281,7 +323,7 @@ async def items(
         params_paged = {**params, "cursor": before}
     else:
         params_paged = dict(params)
-    sql = f"""SELECT {key} AS key, ({collection.feature})::text FROM {collection.source}
+    sql = f"""SELECT {key} AS key, ({collection.feature(crs)})::text FROM {collection.source}
               WHERE {" AND ".join(paged) or "true"}
               ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
     rows = (await session.execute(text(sql), {**params_paged, "limit": limit + 1})).all()
@@ -314,6 +356,8 @@ async def items(
     return ItemsPage([r[1] for r in rows], first, last, has_next, has_prev, matched, estimated)
 
 
-async def item(session: AsyncSession, collection: Collection, feature_id: Any) -> str | None:
-    sql = f"SELECT ({collection.feature})::text FROM {collection.source} WHERE t.{collection.key} = :id"
+async def item(
+    session: AsyncSession, collection: Collection, feature_id: Any, crs: Crs = CRS84
+) -> str | None:
+    sql = f"SELECT ({collection.feature(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
     return await session.scalar(text(sql), {"id": feature_id})
