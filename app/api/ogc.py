@@ -4,19 +4,19 @@ JSON by default, HTML with `f=html` (or a browser's Accept header). Unknown or i
 parameters get 400, as the standard asks.
 """
 
-import html
 import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
+from app.api import html
 from app.db import SessionDep
 from app.errors import NotFound, Problem
 from app.geometry import parse_bbox
-from app.queries import ogc
+from app.queries import cql2, ogc
 from app.queries.ogc import COLLECTIONS, Collection
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
@@ -53,13 +53,6 @@ class BadRequest(Problem):
     slug = "bad-request"
 
 
-def _html_wanted(request: Request, f: str | None) -> bool:
-    if f is not None:
-        return f == "html"
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept and "json" not in accept
-
-
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
 
@@ -76,35 +69,6 @@ def _refuse_unknown(request: Request, allowed: set[str]) -> None:
         raise BadRequest(
             f"Unknown query parameter {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
         )
-
-
-def _page(title: str, body: str, links: list[dict]) -> HTMLResponse:
-    nav = " · ".join(
-        f'<a href="{html.escape(link["href"])}">{html.escape(link.get("title", link["rel"]))}</a>'
-        for link in links
-        if link["rel"] not in ("self",)
-    )
-    return HTMLResponse(
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head>"
-        f"<body><p>{nav}</p><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-
-
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>None.</p>"
-    columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in columns) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        return f'<a href="{html.escape(value)}">{html.escape(value)}</a>'
-    return html.escape(value if isinstance(value, str) else json.dumps(value))
 
 
 @router.get("", summary="Landing page")
@@ -136,16 +100,16 @@ async def landing(request: Request, f: Format = None):
         "investment projects of East Kalimantan, as OGC API - Features.",
         "links": links,
     }
-    if _html_wanted(request, f):
-        return _page(body["title"], f"<p>{html.escape(body['description'])}</p>", links)
+    if html.wanted(request, f):
+        return html.page(body["title"], f"<p>{html.escape(body['description'])}</p>", links)
     return JSONResponse(body)
 
 
 @router.get("/conformance", summary="Conformance classes")
 async def conformance(request: Request, f: Format = None):
     _refuse_unknown(request, {"f"})
-    if _html_wanted(request, f):
-        return _page(
+    if html.wanted(request, f):
+        return html.page(
             "Conformance",
             "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>",
             [{"href": _base(request), "rel": "home", "title": "Home"}],
@@ -195,7 +159,7 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
         {"href": f"{base}/collections", "rel": "self", "type": "application/json"},
         {"href": f"{base}/collections?f=html", "rel": "alternate", "type": "text/html"},
     ]
-    if _html_wanted(request, f):
+    if html.wanted(request, f):
         rows = [
             {
                 "collection": f"{base}/collections/{c['id']}?f=html",
@@ -204,8 +168,8 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
             }
             for c in described
         ]
-        return _page(
-            "Collections", _table(rows), [{"href": base + "?f=html", "rel": "home", "title": "Home"}]
+        return html.page(
+            "Collections", html.table(rows), [{"href": base + "?f=html", "rel": "home", "title": "Home"}]
         )
     return JSONResponse({"collections": described, "links": links})
 
@@ -214,12 +178,12 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
 async def collection(collection_id: CollectionId, request: Request, session: SessionDep, f: Format = None):
     _refuse_unknown(request, {"f"})
     described = await _describe(request, session, _collection(collection_id))
-    if _html_wanted(request, f):
+    if html.wanted(request, f):
         body = (
             f"<p>{html.escape(described['description'])}</p><p>Extent: "
             f"{html.escape(json.dumps(described['extent']['spatial']['bbox']))}</p>"
         )
-        return _page(described["title"], body, described["links"])
+        return html.page(described["title"], body, described["links"])
     return JSONResponse(described)
 
 
@@ -349,8 +313,8 @@ async def items(
         raise BadRequest("after and before cannot be used together.")
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
     try:
-        cql = None if filter is None else ogc.cql2(c, filter, filter_lang)
-    except ogc.FilterInvalid as exc:
+        cql = None if filter is None else cql2.to_sql(c, filter, filter_lang)
+    except cql2.FilterInvalid as exc:
         raise BadRequest(str(exc)) from None
     page = await ogc.items(
         session,
@@ -363,7 +327,7 @@ async def items(
         after=_cursor(c, "after", after),
         before=_cursor(c, "before", before),
     )
-    want_html = _html_wanted(request, f)
+    want_html = html.wanted(request, f)
     url = request.url.remove_query_params(["after", "before"])
     kind = "text/html" if want_html else GEOJSON
     links = [
@@ -413,7 +377,7 @@ async def items(
             for ft in features
         ]
         matched = f"{'about ' if page.estimated else ''}{page.matched:,}"
-        return _page(f"{c.title}: {len(rows)} of {matched}", _table(rows), links)
+        return html.page(f"{c.title}: {len(rows)} of {matched}", html.table(rows), links)
     head = {
         "type": "FeatureCollection",
         "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -447,10 +411,10 @@ async def feature(
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json", "title": c.title},
     ]
-    if _html_wanted(request, f):
+    if html.wanted(request, f):
         parsed = json.loads(found)
         rows = [{"property": k, "value": v} for k, v in parsed["properties"].items()]
-        return _page(f"{c.title}: {feature_id}", _table(rows), links)
+        return html.page(f"{c.title}: {feature_id}", html.table(rows), links)
     return Response(
         found[:-1] + ', "links": ' + json.dumps(links) + "}",
         media_type=GEOJSON,
