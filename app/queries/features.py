@@ -240,7 +240,8 @@ async def page(
     offset: int,
     count_in_query: bool = False,
 ) -> Page:
-    """One page of Features from `source` (a FROM clause with alias `t`) in `order`.
+    """One page of Features from `source` (a FROM clause with alias `t`) in `order`: a unique key,
+    or with `count_in_query` any ordering.
 
     With `count_in_query`, the matches are counted by a window in the page query itself: right
     for queries that must evaluate every match anyway (to sort by area or distance), wrong for
@@ -249,9 +250,14 @@ async def page(
     condition = " AND ".join(where) or "true"
     paged = {**params, "limit": limit + 1, "offset": offset}
     if not count_in_query:
+        # `order` is a unique key here. The page's keys are found first and the Features built
+        # for those rows only: built in one pass, PostgreSQL would render every row an OFFSET
+        # skips (9.3 s rather than 0.3 s a million rows deep).
         sql = f"""
-            SELECT ({feature})::text FROM {source} WHERE {condition}
-            ORDER BY {order} LIMIT :limit OFFSET :offset
+            SELECT ({feature})::text FROM {source}
+            WHERE {condition} AND {order} = ANY(ARRAY(
+                SELECT {order} FROM {source} WHERE {condition} ORDER BY {order} LIMIT :limit OFFSET :offset))
+            ORDER BY {order}
         """
         return Page(
             features=rows(session, sql, paged, limit + 1),
