@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from app.db import SessionDep
 from app.errors import NotFound
-from app.queries import tiles
+from app.queries import ogc, tiles
+from app.queries.ogc import COLLECTIONS
 from app.queries.tiles import LAYERS, Layer
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"])
@@ -27,7 +28,7 @@ def _layer(name: str) -> Layer:
 async def tilejson(layer: LayerName, request: Request, session: SessionDep):
     chosen = _layer(layer)
     root = str(request.base_url).rstrip("/")
-    box = await tiles.bounds(session, chosen) or [-180, -85.0511, 180, 85.0511]
+    box = await ogc.extent(session, COLLECTIONS[chosen.name]) or [-180, -85.0511, 180, 85.0511]
     return JSONResponse(
         {
             "tilejson": "3.0.0",

@@ -21,6 +21,7 @@ class Layer:
     maxzoom: int = 22
 
 
+# Layer names are OGC API collection ids: a layer's extent is its collection's.
 LAYERS = {
     layer.name: layer
     for layer in (
@@ -91,15 +92,3 @@ async def tile(session: AsyncSession, layer: Layer, z: int, x: int, y: int) -> b
         text(sql), {"z": z, "x": x, "y": y, "tolerance": tolerance, "layer": layer.name}
     )
     return bytes(data or b"")
-
-
-async def bounds(session: AsyncSession, layer: Layer) -> list[float] | None:
-    row = (
-        await session.execute(
-            text(
-                f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                f"FROM (SELECT ST_Extent({layer.geometry}) AS e FROM {layer.source}) b WHERE e IS NOT NULL"
-            )
-        )
-    ).one_or_none()
-    return None if row is None else [round(v, 6) for v in row]
