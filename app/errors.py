@@ -63,6 +63,13 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+class BadRequest(Problem):
+    """A request the server cannot read; OGC API - Features also answers invalid parameters so."""
+
+    status = 400
+    slug = "bad-request"
+
+
 class ValidationProblem(Problem):
     status = 422
     slug = "validation"
@@ -81,11 +88,6 @@ class GeometryInvalid(Problem):
 class NotFound(Problem):
     status = 404
     slug = "not-found"
-
-
-class Duplicate(Problem):
-    status = 409
-    slug = "duplicate"
 
 
 class ParcelOverlap(Problem):

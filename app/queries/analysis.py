@@ -3,14 +3,13 @@
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ValidationProblem
 from app.geometry import BBox
 from app.models import LandStatus
 from app.queries import features
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import PRECISION, Page, feature_sql
 from app.queries.parcels import PROPERTIES, SHARE_IN_ZONE
-from app.queries.zones import ZONE, zone_exists
+from app.queries.zones import ZONE, check_zone_filter
 
 # A parcel straddles zone `z` when its interior overlaps the zone but the zone does not cover it.
 STRADDLES = "t.geom && z.geom AND ST_Relate(z.geom, t.geom, 'T********') AND NOT ST_Covers(z.geom, t.geom)"
@@ -126,8 +125,7 @@ async def conflicts(
     (with their share inside), as one FeatureCollection: overlaps first, by parcel id."""
     params: dict = {}
     overlap_scope, straddle_scope = ["true"], ["true"]
-    if zone is not None and not await zone_exists(session, zone):
-        raise ValidationProblem(f"zone: no zone with code {zone!r}.")
+    await check_zone_filter(session, zone)
     first = "parcel a"  # the first parcel of each pair; with a zone, found through the zone
     if zone is not None:
         first = "zone z JOIN parcel a ON z.code = :zone AND ST_Intersects(z.geom, a.geom)"

@@ -6,12 +6,12 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ParcelOverlap, ValidationProblem
+from app.errors import ParcelOverlap
 from app.geometry import POLYGONAL, BBox
 from app.queries import features
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
-from app.queries.zones import ZONE, zone_exists
+from app.queries.zones import ZONE, check_zone_filter, zone_exists
 from app.schemas.parcels import ParcelCreate, ParcelPatch
 
 Relation = Literal["within", "intersects"]
@@ -103,8 +103,7 @@ async def _page(session: AsyncSession, f: ParcelFilter, limit: int, offset: int,
 
 async def list_parcels(session: AsyncSession, f: ParcelFilter, limit: int, offset: int) -> Page:
     """Parcels matching the filter; an unknown zone in the filter is a bad parameter (422)."""
-    if f.zone is not None and not await zone_exists(session, f.zone):
-        raise ValidationProblem(f"zone: no zone with code {f.zone!r}.")
+    await check_zone_filter(session, f.zone)
     return await _page(session, f, limit, offset, with_share=False)
 
 

@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import ValidationProblem
 from app.geometry import POLYGONAL
 from app.queries import features
 from app.queries.features import Page, Resource
@@ -44,3 +45,9 @@ async def list_zones(session: AsyncSession, limit: int, offset: int) -> Page:
 
 async def zone_exists(session: AsyncSession, code: str) -> bool:
     return await features.exists(session, ZONE, code)
+
+
+async def check_zone_filter(session: AsyncSession, code: str | None) -> None:
+    """A `zone` parameter that names no zone is a bad parameter (422), not an empty answer."""
+    if code is not None and not await zone_exists(session, code):
+        raise ValidationProblem(f"zone: no zone with code {code!r}.")
