@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api import html
 from app.db import SessionDep
-from app.errors import NotFound, Problem
+from app.errors import BadRequest, NotFound
 from app.geometry import parse_bbox
 from app.queries import cql2, ogc
 from app.queries.ogc import COLLECTIONS, Collection
@@ -46,11 +46,6 @@ DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 
 Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
 CollectionId = Annotated[str, Path(description="`zones`, `parcels`, `facilities` or `projects`.")]
-
-
-class BadRequest(Problem):
-    status = 400
-    slug = "bad-request"
 
 
 def _base(request: Request) -> str:
@@ -212,15 +207,12 @@ CrsUri = Literal[
     "http://www.opengis.net/def/crs/EPSG/0/4326",
     "http://www.opengis.net/def/crs/EPSG/0/32750",
 ]
+OutputCrs = Annotated[CrsUri | None, Query(description="The CRS of the features returned (default CRS84).")]
 
 
-def _crs(request: Request, name: str) -> ogc.Crs:
-    uri = request.query_params.get(name)
-    if uri is None:
-        return ogc.CRS84
-    if uri not in CRSS:
-        raise BadRequest(f"{name}: {uri!r} is not offered; the CRSs are {', '.join(CRSS)}.")
-    return CRSS[uri]
+def _crs(uri: str | None) -> ogc.Crs:
+    """The CRS a validated `crs` or `bbox-crs` names; CRS84 when absent."""
+    return ogc.CRS84 if uri is None else CRSS[uri]
 
 
 def _bbox(text: str, crs: ogc.Crs) -> tuple[float, float, float, float]:
@@ -262,9 +254,7 @@ async def items(
         Query(description="Four numbers in `bbox-crs` (default CRS84: minLon,minLat,maxLon,maxLat)."),
     ] = None,
     bbox_crs: Annotated[CrsUri | None, Query(alias="bbox-crs", description="The CRS of `bbox`.")] = None,
-    crs: Annotated[
-        CrsUri | None, Query(description="The CRS of the features returned (default CRS84).")
-    ] = None,
+    crs: OutputCrs = None,
     limit: Annotated[str | None, Query(description=f"1 to {MAX_LIMIT}; default {DEFAULT_LIMIT}.")] = None,
     after: Annotated[str | None, Query(description="Keyset cursor: the page after this feature id.")] = None,
     before: Annotated[
@@ -306,8 +296,8 @@ async def items(
     if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
         raise BadRequest(f"limit: must be a whole number from 1 to {MAX_LIMIT}.")
     size = DEFAULT_LIMIT if limit is None else int(limit)
-    output = _crs(request, "crs")
-    bbox_in = _crs(request, "bbox-crs")
+    output = _crs(crs)
+    bbox_in = _crs(bbox_crs)
     box = None if bbox is None else (_bbox(bbox, bbox_in), bbox_in)
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
@@ -393,11 +383,16 @@ async def items(
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
 async def feature(
-    collection_id: CollectionId, feature_id: str, request: Request, session: SessionDep, f: Format = None
+    collection_id: CollectionId,
+    feature_id: str,
+    request: Request,
+    session: SessionDep,
+    crs: OutputCrs = None,
+    f: Format = None,
 ):
     c = _collection(collection_id)
     _refuse_unknown(request, {"f", "crs"})
-    output = _crs(request, "crs")
+    output = _crs(crs)
     try:
         key = int(feature_id) if c.key_is_int else feature_id
     except ValueError:
