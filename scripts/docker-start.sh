@@ -9,5 +9,5 @@ python -m app.cli seed
 if [ "${DEMO_DATA:-true}" != "false" ]; then
     python -m app.cli demo-parcels
 fi
-exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers \
+exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-server-header \
     --workers "${WEB_CONCURRENCY:-$(nproc)}"
