@@ -6,6 +6,7 @@ from app.api.deps import (
     GEOJSON,
     BBoxDep,
     GeoJSONResponse,
+    IfMatchDep,
     PagingDep,
     SettingsDep,
     WriteKey,
@@ -13,6 +14,7 @@ from app.api.deps import (
     csv_enum,
     csv_list,
     point_param,
+    versioned,
 )
 from app.db import SessionDep
 from app.errors import ValidationProblem
@@ -127,12 +129,12 @@ async def create_parcel(
     parcel_id, feature = await parcels.create_parcel(
         session, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
     )
-    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/parcels/{parcel_id}"})
+    return versioned(feature, status_code=201, Location=f"/parcels/{parcel_id}")
 
 
 @router.get("/{parcel_id}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_parcel(parcel_id: ParcelId, session: SessionDep):
-    return GeoJSONResponse(await features.fetch(session, PARCEL, parcel_id))
+    return versioned(await features.fetch(session, PARCEL, parcel_id))
 
 
 @router.patch(
@@ -143,21 +145,29 @@ async def update_parcel(
     body: ParcelPatch,
     session: SessionDep,
     settings: SettingsDep,
+    if_match: IfMatchDep,
     repair: Repair = False,
     allow_overlap: AllowOverlap = False,
 ):
-    """Change the properties sent (and the geometry, if sent); the rest stays."""
+    """Change the properties sent (and the geometry, if sent); the rest stays. With `If-Match`,
+    only if the parcel is still the version of that ETag (412 otherwise)."""
     feature = await parcels.update_parcel(
-        session, parcel_id, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
+        session,
+        parcel_id,
+        body,
+        settings.area_of_interest,
+        repair=repair,
+        allow_overlap=allow_overlap,
+        if_match=if_match,
     )
-    return GeoJSONResponse(feature)
+    return versioned(feature)
 
 
 @router.delete(
     "/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}}
 )
-async def delete_parcel(parcel_id: ParcelId, session: SessionDep):
-    await features.delete(session, PARCEL, parcel_id)
+async def delete_parcel(parcel_id: ParcelId, session: SessionDep, if_match: IfMatchDep):
+    await features.delete(session, PARCEL, parcel_id, if_match)
     return Response(status_code=204)
 
 
