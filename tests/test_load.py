@@ -5,6 +5,7 @@ Every loop here is bounded in requests and in time, and talks to 127.0.0.1 only.
 """
 
 import asyncio
+import os
 import statistics
 import time
 
@@ -111,3 +112,188 @@ async def test_expensive_reads_cannot_starve_cheap_ones(crowded):
     print(f"cheap reads p50: {quiet_p50 * 1000:.1f} ms quiet, {busy_p50 * 1000:.1f} ms under the flood")
     # Without a pool of their own the cheap reads would queue behind seconds-long queries.
     assert busy_p50 < max(10 * quiet_p50, 0.25), (quiet_p50, busy_p50)
+
+
+# --- Writers, updaters, impatient clients and a PostgreSQL restart, all at once ---------------
+
+CONTESTED = (115.0, -1.0)  # far from the zones and the generated parcels
+WRITERS, PARCELS_EACH, UPDATERS, INCREMENTS_EACH, ABANDONED = 10, 5, 10, 5, 10
+
+
+async def write_until_answered(http, method: str, path: str, **kwargs) -> httpx.Response:
+    """Send a request, again while the service says 503 (the database restarting). A connection
+    the server closed while idle (keep-alive) is retried too; only reads come here blind, since a
+    write could have been applied before its connection broke."""
+    for _ in range(60):
+        try:
+            response = await http.request(method, path, timeout=60, **kwargs)
+        except httpx.ReadError:
+            if method != "GET":
+                raise
+            continue
+        if response.status_code != 503:
+            return response
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")) / 5)
+    return response
+
+
+async def test_load_and_faults(crowded, engine):
+    import random
+
+    from shapely.geometry import shape
+
+    from tests.conftest import SERVER_KEY
+    from tests.geo import move, parcel, rectangle
+
+    restart = os.environ.get("TEST_DB_RESTART")
+    assert restart, "make test sets TEST_DB_RESTART"
+    auth = {"Authorization": f"Bearer {SERVER_KEY}"}
+    rng = random.Random(9)
+    statuses: list[int] = []
+    acknowledged: dict[int, dict] = {}  # id -> geometry the service said it stored
+    unknown_increments = 0  # PATCHes whose outcome the client never learnt (connection lost)
+    cheap_latency: list[float] = []
+
+    def note(response: httpx.Response) -> httpx.Response:
+        statuses.append(response.status_code)
+        return response
+
+    with serve(crowded) as base:
+        async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=100)) as http:
+            before = (
+                await http.get(
+                    f"/parcels?bbox={CONTESTED[0] - 0.1},{CONTESTED[1] - 0.1},"
+                    f"{CONTESTED[0] + 0.1},{CONTESTED[1] + 0.1}"
+                )
+            ).json()
+            assert before["numberReturned"] == 0
+            counter = await write_until_answered(
+                http,
+                "POST",
+                "/parcels",
+                json=parcel(
+                    rectangle(*move(*CONTESTED, 180, 5000), 50, 50), "LOAD-COUNTER", attributes={"n": 0}
+                ),
+                headers=auth,
+            )
+            assert counter.status_code == 201, counter.text
+            counter_path = counter.headers["location"]
+
+            async def writer(w: int) -> None:
+                # Overlapping candidates in a 600 m square, and one parcel of its own far away.
+                own = rectangle(*move(*CONTESTED, 90, 2000 + 300 * w), 100, 100)
+                shapes = [own] + [
+                    rectangle(
+                        *move(*move(*CONTESTED, 0, rng.uniform(0, 500)), 90, rng.uniform(0, 500)), 100, 100
+                    )
+                    for _ in range(PARCELS_EACH)
+                ]
+                for i, ring in enumerate(shapes):
+                    response = note(
+                        await write_until_answered(
+                            http, "POST", "/parcels", json=parcel(ring, f"LOAD-{w}-{i}"), headers=auth
+                        )
+                    )
+                    if response.status_code == 201:
+                        acknowledged[response.json()["id"]] = response.json()["geometry"]
+                    else:
+                        # Refused for an overlap, or (retried after a 503 whose commit went
+                        # through) for its own code.
+                        assert response.status_code == 409, response.text
+                        kind = response.json()["type"]
+                        assert kind in ("/problems/parcel-overlap", "/problems/duplicate"), response.text
+                        assert i > 0 or kind == "/problems/duplicate", "a parcel far from others was refused"
+
+            async def updater() -> int:
+                nonlocal unknown_increments
+                done = 0
+                for _ in range(INCREMENTS_EACH):
+                    for _attempt in range(200):
+                        read = note(await write_until_answered(http, "GET", counter_path))
+                        if read.status_code != 200:
+                            continue
+                        n = read.json()["properties"]["attributes"]["n"]
+                        try:
+                            response = await http.patch(
+                                counter_path,
+                                json={"properties": {"attributes": {"n": n + 1}}},
+                                headers={**auth, "If-Match": read.headers["etag"]},
+                                timeout=60,
+                            )
+                        except httpx.TransportError:
+                            unknown_increments += 1
+                            continue
+                        note(response)
+                        if response.status_code == 200:
+                            done += 1
+                            break
+                        assert response.status_code in (412, 503), response.text
+                        if response.status_code == 503:
+                            unknown_increments += 1  # the commit may or may not have happened
+                return done
+
+            async def impatient() -> None:
+                try:
+                    await http.get(EXPENSIVE, timeout=0.3)
+                except httpx.TimeoutException:
+                    pass
+
+            async def cheap_reader(stop: asyncio.Event) -> None:
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    response = note(await write_until_answered(http, "GET", "/zones/kik-kariangau"))
+                    if response.status_code == 200:
+                        cheap_latency.append(time.perf_counter() - started)
+                    await asyncio.sleep(0.05)
+
+            stop = asyncio.Event()
+            reader = asyncio.create_task(cheap_reader(stop))
+            tasks = [asyncio.create_task(writer(w)) for w in range(WRITERS)]
+            updates = [asyncio.create_task(updater()) for _ in range(UPDATERS)]
+            tasks += [asyncio.create_task(impatient()) for _ in range(ABANDONED)]
+            await asyncio.sleep(1.0)
+            restarted = await asyncio.create_subprocess_shell(restart)
+            assert await restarted.wait() == 0
+            await asyncio.gather(*tasks)
+            increments = sum(await asyncio.gather(*updates))
+            stop.set()
+            await reader
+            final = (await write_until_answered(http, "GET", counter_path)).json()
+            stored = {
+                f["id"]: f
+                for f in (
+                    await http.get(
+                        f"/parcels?limit=1000&bbox={CONTESTED[0] - 0.05},{CONTESTED[1] - 0.05},"
+                        f"{CONTESTED[0] + 0.05},{CONTESTED[1] + 0.05}"
+                    )
+                ).json()["features"]
+            }
+    await engine.dispose()  # the suite's own pooled connections did not survive the restart
+
+    assert 500 not in statuses and not [s for s in statuses if s >= 500 and s != 503]
+    lost = [
+        pid
+        for pid, geometry in acknowledged.items()
+        if pid not in stored or not shape(stored[pid]["geometry"]).equals_exact(shape(geometry), 1e-9)
+    ]
+    assert lost == [], "acknowledged writes lost"
+    polygons = [
+        (pid, shape(f["geometry"])) for pid, f in stored.items() if f["properties"]["code"] != "LOAD-COUNTER"
+    ]
+    overlaps = [
+        (a, b)
+        for i, (a, pa) in enumerate(polygons)
+        for b, pb in polygons[i + 1 :]
+        if pa.intersection(pb).area > 1e-12
+    ]
+    assert overlaps == [], "overlapping parcels stored"
+    n = final["properties"]["attributes"]["n"]
+    assert increments <= n <= increments + unknown_increments, (increments, n, unknown_increments)
+    p50 = statistics.median(cheap_latency)
+    print(
+        f"\nload and faults: {len(statuses)} responses, none 500; {len(acknowledged)} parcels stored of "
+        f"{WRITERS * (PARCELS_EACH + 1)} tried, 0 lost, 0 overlapping; {increments} increments acknowledged, "
+        f"counter {n} ({unknown_increments} of unknown outcome); 503s: {statuses.count(503)}; "
+        f"cheap reads p50 {p50 * 1000:.1f} ms over {len(cheap_latency)}"
+    )
+    assert p50 < 0.25
