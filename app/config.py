@@ -6,6 +6,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.geometry import GeometryRules
+
 # East Kalimantan's bounding box (min lon, min lat, max lon, max lat), rounded outwards from the
 # province's regency boundaries (Kepmendagri 300.2.2-2430/2025 via cahyadsn/wilayah_boundaries),
 # with a margin for its coastal waters.
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     heavy_page_size: int = Field(
         1_000, ge=1, description="Pages asking for more features than this count as expensive reads."
     )
+
+    @property
+    def geometry_rules(self) -> GeometryRules:
+        return GeometryRules(self.area_of_interest, self.max_vertices, self.max_parts)
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ Everything here works on plain data and shapely; nothing touches the database.
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
@@ -22,9 +23,17 @@ from app.errors import GeometryInvalid
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 ANY_SIMPLE = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
-MAX_VERTICES = 100_000
-
 BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class GeometryRules:
+    """What incoming geometry must keep to: lie in the area of interest, and stay within the
+    vertex and part counts (settings MAX_VERTICES, MAX_PARTS)."""
+
+    area_of_interest: BBox
+    max_vertices: int = 100_000
+    max_parts: int = 10_000
 
 
 def _where(path: Sequence[int]) -> str:
@@ -89,6 +98,19 @@ def _build(kind: str, coords: Any) -> BaseGeometry:
     raise GeometryInvalid(f"Unknown geometry type {kind!r}.")
 
 
+def _count_positions(coordinates: Any) -> int:
+    """How many positions nested arrays hold, counted before anything is built from them."""
+    count, stack = 0, [coordinates]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            if item and not isinstance(item[0], (list, tuple)):
+                count += 1  # a position: [lon, lat(, height)]
+            else:
+                stack.extend(item)
+    return count
+
+
 def _inside(lon: float, lat: float, box: BBox) -> bool:
     return box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
 
@@ -122,7 +144,7 @@ def _polygonal_part(geom: BaseGeometry) -> MultiPolygon:
 def normalise(
     geometry: dict[str, Any],
     allowed: Sequence[str],
-    area_of_interest: BBox,
+    rules: GeometryRules,
     *,
     repair: bool = False,
 ) -> BaseGeometry:
@@ -140,11 +162,18 @@ def normalise(
         )
     if "coordinates" not in geometry:
         raise GeometryInvalid("The geometry has no coordinates.")
-    geom = _build(kind, geometry["coordinates"])
-    vertices = shapely.get_num_coordinates(geom)
-    if vertices > MAX_VERTICES:
-        raise GeometryInvalid(f"The geometry has {vertices} positions; at most {MAX_VERTICES} are accepted.")
-    check_extent(shapely.get_coordinates(geom).tolist(), area_of_interest)
+    coordinates = geometry["coordinates"]
+    parts = len(coordinates) if kind.startswith("Multi") and isinstance(coordinates, (list, tuple)) else 1
+    if parts > rules.max_parts:
+        raise GeometryInvalid(
+            f"The geometry has {parts} parts; at most {rules.max_parts} are accepted (MAX_PARTS)."
+        )
+    if _count_positions(coordinates) > rules.max_vertices:
+        raise GeometryInvalid(
+            f"The geometry has more than {rules.max_vertices} positions, the most accepted (MAX_VERTICES)."
+        )
+    geom = _build(kind, coordinates)
+    check_extent(shapely.get_coordinates(geom).tolist(), rules.area_of_interest)
 
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)

@@ -203,4 +203,8 @@ def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Ite
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # e.g. still closing connections to a restarted database
+            process.kill()
+            process.wait(timeout=10)

@@ -18,7 +18,9 @@ SMALL_BODY = 100_000  # more than the 64 KiB attributes may take, so their own b
 
 @pytest.fixture
 def settings() -> Settings:
-    return make_settings().model_copy(update={"max_body_bytes": SMALL_BODY, "max_page_size": 50})
+    return make_settings().model_copy(
+        update={"max_body_bytes": SMALL_BODY, "max_page_size": 50, "max_vertices": 200, "max_parts": 3}
+    )
 
 
 def big_feature(size: int) -> bytes:
@@ -168,3 +170,25 @@ async def test_a_query_over_its_budget_gives_503_and_cheap_reads_still_answer(fr
             assert await conn.scalar(text("SHOW statement_timeout")) == "10ms"
         async with app.state.pools.ordinary.connect() as conn:
             assert await conn.scalar(text("SHOW statement_timeout")) == "10s"
+
+
+async def test_vertex_and_part_counts_are_bounded(client, session):
+    import math
+
+    # A 300-position circle is over this module's MAX_VERTICES of 200; four squares over MAX_PARTS of 3.
+    lon, lat = ORIGIN
+    circle = [
+        [lon + 0.001 * math.cos(2 * math.pi * i / 299), lat + 0.001 * math.sin(2 * math.pi * i / 299)]
+        for i in range(299)
+    ]
+    circle.append(circle[0])
+    many = parcel(circle, "VX-1")
+    problem = assert_problem(await client.post("/parcels", json=many, headers=AUTH), 422, "geometry-invalid")
+    assert "more than 200 positions" in problem["detail"]
+    squares = [[rectangle(lon + 0.01 * i, lat, 50, 50)] for i in range(4)]
+    parts = {**parcel(squares[0][0], "VX-2"), "geometry": {"type": "MultiPolygon", "coordinates": squares}}
+    problem = assert_problem(await client.post("/parcels", json=parts, headers=AUTH), 422, "geometry-invalid")
+    assert "4 parts; at most 3" in problem["detail"]
+    parts["geometry"]["coordinates"] = squares[:3]
+    assert (await client.post("/parcels", json=parts, headers=AUTH)).status_code == 201
+    assert await parcels_stored(session) == 1

@@ -59,7 +59,7 @@ async def nearest_facilities(
     responses={201: {"model": FacilityFeature}, **WRITE},
 )
 async def create_facility(body: FacilityCreate, session: SessionDep, settings: SettingsDep):
-    code, feature = await features.create(session, FACILITY, body, settings.area_of_interest)
+    code, feature = await features.create(session, FACILITY, body, settings.geometry_rules)
     return versioned(feature, status_code=201, Location=f"/facilities/{code}")
 
 
@@ -76,9 +76,7 @@ async def update_facility(
 ):
     """Change the properties sent (and the geometry, if sent). With `If-Match`, only if the
     facility is still the version of that ETag (412 otherwise)."""
-    feature = await features.patch(
-        session, FACILITY, code, body, settings.area_of_interest, if_match=if_match
-    )
+    feature = await features.patch(session, FACILITY, code, body, settings.geometry_rules, if_match=if_match)
     return versioned(feature)
 
 

@@ -127,7 +127,7 @@ async def create_parcel(
     """Create a parcel from a GeoJSON Feature (Polygon or MultiPolygon). Its id is assigned here.
     A parcel whose interior overlaps another's is refused (409) unless `allow_overlap=true`."""
     parcel_id, feature = await parcels.create_parcel(
-        session, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
+        session, body, settings.geometry_rules, repair=repair, allow_overlap=allow_overlap
     )
     return versioned(feature, status_code=201, Location=f"/parcels/{parcel_id}")
 
@@ -155,7 +155,7 @@ async def update_parcel(
         session,
         parcel_id,
         body,
-        settings.area_of_interest,
+        settings.geometry_rules,
         repair=repair,
         allow_overlap=allow_overlap,
         if_match=if_match,

@@ -54,7 +54,7 @@ async def zone_connectivity(session: SessionDep):
 )
 async def create_zone(body: ZoneCreate, session: SessionDep, settings: SettingsDep, repair: Repair = False):
     """Create a zone from a GeoJSON Feature (Polygon or MultiPolygon)."""
-    code, feature = await features.create(session, ZONE, body, settings.area_of_interest, repair=repair)
+    code, feature = await features.create(session, ZONE, body, settings.geometry_rules, repair=repair)
     return versioned(feature, status_code=201, Location=f"/zones/{code}")
 
 
@@ -77,7 +77,7 @@ async def update_zone(
     """Change the properties sent (and the geometry, if sent); the rest stays. With `If-Match`,
     only if the zone is still the version of that ETag (412 otherwise)."""
     feature = await features.patch(
-        session, ZONE, code, body, settings.area_of_interest, repair=repair, if_match=if_match
+        session, ZONE, code, body, settings.geometry_rules, repair=repair, if_match=if_match
     )
     return versioned(feature)
 

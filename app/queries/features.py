@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
-from app.geometry import BBox, normalise, to_wkb
+from app.geometry import GeometryRules, normalise, to_wkb
 from app.queries.versions import check_if_match
 from app.schemas.common import FeatureIn, PatchIn
 
@@ -128,21 +128,21 @@ async def update(
 GeometryCheck = Callable[[bytes], Awaitable[None]]
 
 
-def _geometry(resource: Resource, geometry: Any, area_of_interest: BBox, repair: bool) -> bytes:
-    return to_wkb(normalise(geometry.model_dump(), resource.geometry_types, area_of_interest, repair=repair))
+def _geometry(resource: Resource, geometry: Any, rules: GeometryRules, repair: bool) -> bytes:
+    return to_wkb(normalise(geometry.model_dump(), resource.geometry_types, rules, repair=repair))
 
 
 async def create(
     session: AsyncSession,
     resource: Resource,
     body: FeatureIn,
-    area_of_interest: BBox,
+    rules: GeometryRules,
     *,
     repair: bool = False,
     check: GeometryCheck | None = None,
 ) -> tuple[Any, str]:
     """Store an incoming Feature after the geometry rules (and `check`, if given) pass; commit."""
-    geom = _geometry(resource, body.geometry, area_of_interest, repair)
+    geom = _geometry(resource, body.geometry, rules, repair)
     if check is not None:
         await check(geom)
     key, feature = await insert(session, resource, body.properties.model_dump(mode="json"), geom)
@@ -170,7 +170,7 @@ async def patch(
     resource: Resource,
     key: Any,
     body: PatchIn,
-    area_of_interest: BBox,
+    rules: GeometryRules,
     *,
     repair: bool = False,
     check: GeometryCheck | None = None,
@@ -180,7 +180,7 @@ async def patch(
     With `if_match`, only if it names the current version (else 412)."""
     geom = None
     if body.geometry is not None:
-        geom = _geometry(resource, body.geometry, area_of_interest, repair)
+        geom = _geometry(resource, body.geometry, rules, repair)
         if check is not None:
             await check(geom)
     values = body.properties.model_dump(mode="json", exclude_unset=True)

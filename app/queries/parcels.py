@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ParcelOverlap
-from app.geometry import POLYGONAL, BBox
+from app.geometry import POLYGONAL, BBox, GeometryRules
 from app.queries import features
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
@@ -136,17 +136,17 @@ async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 
 
 
 async def create_parcel(
-    session: AsyncSession, body: ParcelCreate, area_of_interest: BBox, *, repair: bool, allow_overlap: bool
+    session: AsyncSession, body: ParcelCreate, rules: GeometryRules, *, repair: bool, allow_overlap: bool
 ) -> tuple[int, str]:
     check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom)
-    return await features.create(session, PARCEL, body, area_of_interest, repair=repair, check=check)
+    return await features.create(session, PARCEL, body, rules, repair=repair, check=check)
 
 
 async def update_parcel(
     session: AsyncSession,
     parcel_id: int,
     body: ParcelPatch,
-    area_of_interest: BBox,
+    rules: GeometryRules,
     *,
     repair: bool,
     allow_overlap: bool,
@@ -154,7 +154,7 @@ async def update_parcel(
 ) -> str:
     check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom, exclude_id=parcel_id)
     return await features.patch(
-        session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check, if_match=if_match
+        session, PARCEL, parcel_id, body, rules, repair=repair, check=check, if_match=if_match
     )
 
 

@@ -70,10 +70,10 @@ async def load_reference(session: AsyncSession, settings: Settings) -> dict[str,
     again changes nothing."""
     outcome: dict[str, Counter] = {"zones": Counter(), "facilities": Counter(), "projects": Counter()}
     for props, geometry in zones():
-        geom = normalise(geometry, POLYGONAL, settings.area_of_interest)
+        geom = normalise(geometry, POLYGONAL, settings.geometry_rules)
         outcome["zones"][await upsert(session, ZONE, props, to_wkb(geom))] += 1
     for props, geometry in facilities():
-        geom = normalise(geometry, ANY_SIMPLE, settings.area_of_interest)
+        geom = normalise(geometry, ANY_SIMPLE, settings.geometry_rules)
         outcome["facilities"][await upsert(session, FACILITY, props, to_wkb(geom))] += 1
     for row in projects():
         outcome["projects"][await upsert_seeded_project(session, row)] += 1
