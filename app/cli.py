@@ -1,9 +1,4 @@
-"""Command line: `python -m app.cli seed | demo-parcels | generate-parcels --count N | keys ...`.
-
-`keys create --name NAME --role ROLE` prints a new key, the only time it is shown; `keys list`
-shows names, roles and prefixes (never a key); `keys revoke NAME` stops a key working. Keys are
-managed here only, never over HTTP.
-"""
+"""Command line: `python -m app.cli seed | demo-parcels | generate-parcels --count N`."""
 
 import argparse
 import asyncio
@@ -61,6 +56,9 @@ async def _generate(session, args: argparse.Namespace) -> str:
 
 
 async def _keys(session, args: argparse.Namespace) -> str:
+    """`keys create --name NAME --role ROLE` prints a new key, the only time it is shown; `keys
+    list` shows names, roles and prefixes (never a key); `keys revoke NAME` stops a key working.
+    Keys are managed here only, never over HTTP."""
     if args.action == "create":
         try:
             key = await keys.create_key(session, args.name, args.role)

@@ -4,7 +4,9 @@ stood at a time, rebuilt from them.
 A change holds the whole row before and after (`to_jsonb` of the row; geometry as EWKB hex), so
 the state of a row at time T is exact: the `after` of its latest change at or before T, else the
 `before` of its first change after T, else (a row with no history, older than the history table)
-the row itself if it was created by T. `changed_at` is clock_timestamp(): it orders the changes
+the row itself; in each case only if its created_at is not after T. So rows older than the
+history table are taken to have existed, as they were before their first recorded change, since
+their created_at. `changed_at` is clock_timestamp(): it orders the changes
 within one transaction too. Times are those of the writing statements, not of their commits.
 """
 
@@ -44,7 +46,7 @@ def state_as_of(table: str) -> str:
             WHERE c.table_name = '{table}' AND c.changed_at > :as_of
             ORDER BY c.row_id, c.changed_at, c.id
         ) s, LATERAL jsonb_populate_record(NULL::{table}, s.before) was
-        WHERE s.before IS NOT NULL
+        WHERE s.before IS NOT NULL AND was.created_at <= :as_of
     ) t"""
 
 
@@ -64,8 +66,8 @@ def row_as_of(table: str) -> str:
             UNION ALL
             (SELECT to_jsonb(r), 3 FROM {table} r WHERE r.id = :id AND r.created_at <= :as_of)
         ) s ORDER BY s.rank LIMIT 1
-    ) found, LATERAL (SELECT * FROM jsonb_populate_record(NULL::{table}, found.state)
-                      WHERE found.state IS NOT NULL) t"""
+    ) found, LATERAL (SELECT * FROM jsonb_populate_record(NULL::{table}, found.state) r
+                      WHERE found.state IS NOT NULL AND r.created_at <= :as_of) t"""
 
 
 def _row(column: str, show_holder: bool) -> str:
