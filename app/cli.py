@@ -6,8 +6,6 @@ import re
 import sys
 import time
 
-from sqlalchemy.exc import IntegrityError
-
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Role
@@ -60,12 +58,10 @@ async def _keys(session, args: argparse.Namespace) -> str:
     list` shows names, roles and prefixes (never a key); `keys revoke NAME` stops a key working.
     Keys are managed here only, never over HTTP."""
     if args.action == "create":
-        try:
-            key = await keys.create_key(session, args.name, args.role)
-            await session.commit()
-        except IntegrityError:
-            taken = f"a key named {args.name!r} exists already (revoked keys keep their names)"
-            raise SystemExit(taken) from None
+        key = await keys.create_key(session, args.name, args.role)
+        await session.commit()
+        if key is None:
+            raise SystemExit(f"a key named {args.name!r} exists already (revoked keys keep their names)")
         print(f"key {args.name!r} ({args.role}) created; it is shown only this once:", file=sys.stderr)
         return key
     if args.action == "revoke":

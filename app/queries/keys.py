@@ -36,14 +36,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(session: AsyncSession, name: str, role: str) -> str:
-    """Store a new key under `name` and return it: the only time it is seen. The caller commits."""
+async def create_key(session: AsyncSession, name: str, role: str) -> str | None:
+    """Store a new key under `name` and return it: the only time it is seen. None if the name is
+    taken (revoked keys keep theirs). The caller commits."""
     key = new_key()
-    await session.execute(
-        text("INSERT INTO api_key (name, role, key_hash, prefix) VALUES (:name, :role, :hash, :prefix)"),
-        {"name": name, "role": role, "hash": hash_key(key), "prefix": key[:PREFIX_LENGTH]},
-    )
-    return key
+    sql = """INSERT INTO api_key (name, role, key_hash, prefix) VALUES (:name, :role, :hash, :prefix)
+             ON CONFLICT (name) DO NOTHING RETURNING id"""
+    params = {"name": name, "role": role, "hash": hash_key(key), "prefix": key[:PREFIX_LENGTH]}
+    return key if await session.scalar(text(sql), params) is not None else None
 
 
 async def list_keys(session: AsyncSession) -> list[StoredKey]:
