@@ -1,10 +1,12 @@
-"""Command line: `python -m app.cli seed | demo-parcels | generate-parcels --count N`."""
+"""Command line: `python -m app.cli wait-db | seed | demo-parcels | generate-parcels --count N`."""
 
 import argparse
 import asyncio
 import re
 import sys
 import time
+
+from sqlalchemy import text
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
@@ -14,10 +16,26 @@ from app.queries.demo import attach_demo_parcels, tile_zones
 from app.seed import generate, load_reference
 
 
+async def _wait_for_database(engine, timeout: float) -> str:
+    """Until the database answers over the network with PostGIS in place, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with engine.connect() as conn:
+                version = await conn.scalar(text("SELECT postgis_lib_version()"))
+            return f"database ready (PostGIS {version})"
+        except Exception as exc:  # refused, still starting up, PostGIS not yet created, ...
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"the database did not answer within {timeout:g} s: {exc}") from None
+            await asyncio.sleep(0.5)
+
+
 async def _run(args: argparse.Namespace) -> str:
     settings = get_settings()
     engine = make_engine(settings)
     try:
+        if args.command == "wait-db":
+            return await _wait_for_database(engine, args.timeout)
         async with make_sessionmaker(engine)() as session:
             if args.command == "seed":
                 outcome = await load_reference(session, settings)
@@ -96,6 +114,8 @@ def key_name(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    wait = commands.add_parser("wait-db", help="wait until the database answers (for container starts)")
+    wait.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
     commands.add_parser("seed", help="load the reference zones and facilities (idempotent)")
     demo = commands.add_parser("demo-parcels", help="tile every zone with demo parcels (idempotent)")
     demo.add_argument("--cell-m", type=float, default=250.0, help="cell size in metres (default 250)")

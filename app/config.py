@@ -42,9 +42,40 @@ class Settings(BaseSettings):
         None, description="Raster tile URL template ({z}/{x}/{y}) drawn under /map; none by default."
     )
     map_basemap_attribution: str | None = None
-    default_page_size: int = 100
-    max_page_size: int = 10_000
-    db_pool_size: int = 10
+    default_page_size: int = Field(100, ge=1, description="Features per page when `limit` is not given.")
+    max_page_size: int = Field(
+        10_000, ge=1, description="The most features one page may hold, on native and OGC lists alike."
+    )
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body; larger ones get 413 before they are read or the key is checked.",
+    )
+    max_vertices: int = Field(100_000, ge=4, description="Positions one incoming geometry may hold.")
+    max_parts: int = Field(10_000, ge=1, description="Parts one incoming multi-geometry may hold.")
+    db_pool_size: int = Field(10, ge=1, description="Connections for ordinary requests, per worker.")
+    db_pool_timeout_s: float = Field(
+        5.0, gt=0, description="How long a request waits for a connection before it gets 503."
+    )
+    query_timeout_s: float = Field(
+        10.0, gt=0, description="Time budget of every query of an ordinary request."
+    )
+    heavy_pool_size: int = Field(
+        2,
+        ge=1,
+        description="Connections for expensive reads, per worker: big pages, CQL2 filters, site search "
+        "sorted by distance, conflicts, zone summaries and low-zoom tiles. They queue for these and "
+        "never take the ordinary requests' connections.",
+    )
+    heavy_wait_s: float = Field(
+        10.0, gt=0, description="How long an expensive read waits for its pool before it gets 503."
+    )
+    heavy_query_timeout_s: float = Field(
+        30.0, gt=0, description="Time budget of every query of an expensive read."
+    )
+    heavy_page_size: int = Field(
+        1_000, ge=1, description="Pages asking for more features than this count as expensive reads."
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

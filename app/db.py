@@ -1,7 +1,14 @@
-"""The async engine (made once, in the app's lifespan) and the per-request session."""
+"""The async engines (made once, in the app's lifespan) and the per-request session.
+
+A request gets its connection from one of two pools: expensive reads (as the app's
+`is_expensive` judges the request) from a small pool of their own, everything else from the
+ordinary pool, so that expensive requests queue among themselves and cannot starve cheap ones.
+Every query of a request runs under the pool's time budget (`statement_timeout`).
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,19 +17,69 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        pool_pre_ping=True,
+def make_engine(
+    settings: Settings,
+    *,
+    pool_size: int | None = None,
+    pool_timeout_s: float = 30.0,
+    query_timeout_s: float | None = None,
+) -> AsyncEngine:
+    """An engine on `settings.database_url`. With `query_timeout_s`, every statement on its
+    connections is cancelled by PostgreSQL when it runs longer (and a transaction left idle
+    for long is ended), so no request can hold a connection for ever."""
+    server_settings = {
+        "application_name": "kaltim-land-api",
         # JIT compilation costs ~0.5 s on queries whose cost estimates are high because of PostGIS
         # calls, and gains nothing: their time is spent inside PostGIS's C functions.
-        connect_args={"server_settings": {"application_name": "kaltim-land-api", "jit": "off"}},
+        "jit": "off",
+    }
+    if query_timeout_s is not None:
+        server_settings["statement_timeout"] = str(int(query_timeout_s * 1000))
+        server_settings["idle_in_transaction_session_timeout"] = str(int(max(60, 4 * query_timeout_s) * 1000))
+    return create_async_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={"server_settings": server_settings},
     )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass
+class Pools:
+    """The app's two engines and their sessions."""
+
+    ordinary: AsyncEngine
+    heavy: AsyncEngine
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Pools":
+        return cls(
+            ordinary=make_engine(
+                settings,
+                pool_timeout_s=settings.db_pool_timeout_s,
+                query_timeout_s=settings.query_timeout_s,
+            ),
+            heavy=make_engine(
+                settings,
+                pool_size=settings.heavy_pool_size,
+                pool_timeout_s=settings.heavy_wait_s,
+                query_timeout_s=settings.heavy_query_timeout_s,
+            ),
+        )
+
+    def __post_init__(self) -> None:
+        self.sessions = make_sessionmaker(self.ordinary)
+        self.heavy_sessions = make_sessionmaker(self.heavy)
+
+    async def close(self) -> None:
+        await self.ordinary.dispose()
+        await self.heavy.dispose()
 
 
 @asynccontextmanager
@@ -36,7 +93,10 @@ async def rollback_on_error(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session, rollback_on_error(session):
+    pools: Pools = request.app.state.pools
+    expensive = request.app.state.is_expensive(request)
+    sessions = pools.heavy_sessions if expensive else pools.sessions
+    async with sessions() as session, rollback_on_error(session):
         yield session
 
 

@@ -1,12 +1,15 @@
 """Domain errors and their RFC 9457 problem responses, mapped in one place."""
 
+import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app.errors")
@@ -46,6 +49,25 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The key is valid, but its role may not do this; `required_role` says which may.",
     ),
     "method-not-allowed": ("Method not allowed", "The resource does not support that method."),
+    "too-large": (
+        "Request too large",
+        "The request body is larger than the service accepts (setting MAX_BODY_BYTES).",
+    ),
+    "precondition-failed": (
+        "Precondition failed",
+        "`If-Match` named a version of the resource that is no longer current: someone changed it "
+        "since you read it. Read it again (its `ETag`), reapply your change and send it with the new ETag.",
+    ),
+    "unavailable": (
+        "Service unavailable",
+        "The database cannot be reached just now, or every connection is busy. Nothing was changed; "
+        "retry after the number of seconds in `Retry-After`.",
+    ),
+    "timeout": (
+        "Query over its time budget",
+        "The request needed more time in the database than its budget allows and was stopped; nothing "
+        "was changed. Narrow it (a smaller bbox or page, a simpler filter), or retry later.",
+    ),
     "internal": ("Internal error", "An unexpected error; it has been logged."),
 }
 
@@ -117,6 +139,29 @@ class Forbidden(Problem):
     slug = "forbidden"
 
 
+class PreconditionFailed(Problem):
+    status = 412
+    slug = "precondition-failed"
+
+
+class Unavailable(Problem):
+    """The database is down or busy: worth retrying after `retry_after` seconds."""
+
+    status = 503
+    slug = "unavailable"
+    retry_after = 5
+
+
+class OverBudget(Unavailable):
+    slug = "timeout"
+    retry_after = 10
+
+
+# A 503's Retry-After header: how many seconds a client should wait before it tries again.
+def _retry_headers(status: int, retry_after: int | None) -> dict | None:
+    return {"Retry-After": str(retry_after)} if status == 503 and retry_after else None
+
+
 def problem_response(
     status: int, slug: str, detail: str, request: Request, headers: dict | None = None, **extensions: Any
 ) -> JSONResponse:
@@ -151,10 +196,36 @@ def _sqlstate(exc: DBAPIError) -> tuple[str, str | None]:
     return getattr(orig, "sqlstate", "") or "", getattr(orig, "constraint_name", None)
 
 
+# 08: connection exceptions; 57P01-57P03: the server shuts down, crashed or is starting;
+# 53300: too many connections.
+UNREACHABLE = ("08", "57P01", "57P02", "57P03", "53300")
+# Errors of the driver and the OS when the server is not there at all.
+CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError, InterfaceError)
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The problem for an error that means "the database cannot serve this now", else None."""
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("Every database connection is busy; retry shortly.")
+    if isinstance(exc, DBAPIError):
+        sqlstate, _ = _sqlstate(exc)
+        if sqlstate == "57014":
+            return OverBudget("The query took longer than its time budget and was stopped.")
+        if sqlstate.startswith(UNREACHABLE):
+            return Unavailable("The database is not available just now; retry shortly.")
+        if not sqlstate and (exc.connection_invalidated or isinstance(exc.orig, CONNECTION_ERRORS)):
+            return Unavailable("The database connection was lost; retry shortly.")
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, CONNECTION_ERRORS) or isinstance(cause, CONNECTION_ERRORS):
+        return Unavailable("The database cannot be reached just now; retry shortly.")
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = headers or _retry_headers(exc.status, getattr(exc, "retry_after", None))
         return problem_response(exc.status, exc.slug, exc.detail, request, headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)
@@ -170,13 +241,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 413: "too-large"}.get(
             exc.status_code, "bad-request"
         )
-        return problem_response(exc.status_code, slug, str(exc.detail), request, exc.headers)
+        detail = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI could not parse the body
+            detail = "The body's JSON is nested too deeply to be read."
+        return problem_response(exc.status_code, slug, detail, request, exc.headers)
+
+    def _unavailable(request: Request, problem: Unavailable) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, problem.detail)
+        headers = _retry_headers(problem.status, problem.retry_after)
+        return problem_response(problem.status, problem.slug, problem.detail, request, headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return _unavailable(request, unavailable(exc))
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        problem = unavailable(exc)
+        if problem is not None:
+            return _unavailable(request, problem)
         sqlstate, constraint = _sqlstate(exc)
         if sqlstate == "23505":
             return problem_response(
@@ -195,5 +281,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        problem = unavailable(exc)
+        if problem is not None:
+            return _unavailable(request, problem)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal", "An unexpected error occurred.", request)

@@ -1,9 +1,10 @@
-"""HTTP niceties for front-ends: CORS, compression, and validators for caching."""
+"""HTTP niceties for front-ends: CORS, compression, validators for caching, security headers."""
 
 import hashlib
 import json
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -79,6 +80,53 @@ def _updated_at(content_type: str, body: bytes) -> datetime | None:
         return None
 
 
+# HTML pages load scripts and styles from the service only; MapLibre draws with blob: workers and
+# data:/blob: images. The API documentation pages load Swagger UI and ReDoc from their CDN.
+HTML_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:{extra}; connect-src 'self'{extra}; worker-src 'self' blob:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+class SecurityHeaders:
+    """On every response: `X-Content-Type-Options: nosniff` and `Referrer-Policy`; on HTML pages a
+    Content-Security-Policy. (The server banner is switched off where uvicorn starts.)"""
+
+    def __init__(self, app: ASGIApp, basemap_url: str | None = None) -> None:
+        self.app = app
+        origin = ""
+        if basemap_url:
+            parts = urlsplit(basemap_url.replace("{", "").replace("}", ""))
+            origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+        self.html_policy = HTML_POLICY.format(extra=origin)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = DOCS_POLICY if scope["path"] in DOCS_PATHS else self.html_policy
+
+        async def secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = policy
+            await send(message)
+
+        await self.app(scope, receive, secure)
+
+
 class VaryAuthorization:
     """Answers differ by key (parcels' `holder`, and everything when reads need a key), so every
     answer says `Vary: Authorization`: a shared cache never hands a keyed answer to anyone else."""
@@ -100,7 +148,8 @@ class VaryAuthorization:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Added innermost first: validators see the uncompressed body, CORS wraps everything."""
+    """Added innermost first: validators see the uncompressed body, CORS and the security headers
+    wrap everything."""
     app.add_middleware(Validators)
     # gzip, br or deflate by the client's Accept-Encoding, for bodies over 1 KB; tiles are
     # already compact and are left alone.
@@ -111,7 +160,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-        expose_headers=["Location", "ETag", "Last-Modified"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
+        expose_headers=["Location", "ETag", "Last-Modified", "Retry-After"],
     )
+    app.add_middleware(SecurityHeaders, basemap_url=settings.map_basemap_url)
     app.add_middleware(VaryAuthorization)

@@ -2,15 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import errors, http, openapi
-from app.api import facilities, meta, ogc, parcels, projects, tiles, webmap, zones
+from app import errors, http, limits, openapi
+from app.api import cost, facilities, meta, ogc, parcels, projects, tiles, webmap, zones
 from app.api.deps import KeyCache
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import Pools
 
 DESCRIPTION = """
 Land information for East Kalimantan's priority industrial zones — Kariangau (Balikpapan),
@@ -33,16 +34,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.pools = Pools.open(settings)
         yield
-        await engine.dispose()
+        await app.state.pools.close()
 
     app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
+    app.state.is_expensive = partial(cost.is_expensive, settings)
     errors.install(app)
+    limits.install(app, settings.max_body_bytes)
     http.install(app, settings)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)

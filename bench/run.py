@@ -92,18 +92,20 @@ async def capture(url: str, scenario: Scenario) -> None:
 
     app = create_app(Settings(database_url=url))
     async with app.router.lifespan_context(app):
-        engine = app.state.engine
+        engines = [app.state.pools.ordinary.sync_engine, app.state.pools.heavy.sync_engine]
 
         def keep(conn, cursor, statement, parameters, context, executemany):
             scenario.statements.append((statement, tuple(parameters or ())))
 
-        event.listen(engine.sync_engine, "before_cursor_execute", keep)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", keep)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench"
         ) as client:
             response = await client.get(scenario.path)
             assert response.status_code == 200, response.text
-        event.remove(engine.sync_engine, "before_cursor_execute", keep)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", keep)
 
 
 def free_port() -> int:
@@ -250,7 +252,9 @@ async def main() -> None:
         parcels = await pool.fetchval("SELECT count(*) FROM parcel")
 
     env = {**os.environ, "DATABASE_URL": url, "API_KEYS": "bench"}
-    api, api_base = start([sys.executable, "-m", "uvicorn", "app.main:app"], env, "/health")
+    api, api_base = start(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--no-server-header"], env, "/health"
+    )
     tipg_env = {**os.environ, "DATABASE_URL": dsn, "TIPG_MAX_FEATURES_PER_QUERY": "10000"}
     tipg, tipg_base = start([args.tipg, "-m", "uvicorn", "tipg.main:app"], tipg_env, "/collections")
     rows, results = [], {}

@@ -4,9 +4,11 @@
 #   scripts/postgis.sh install            install PostgreSQL + PostGIS from Debian packages if missing
 #   scripts/postgis.sh start DIR PORT     create (first time) and start a cluster in DIR on 127.0.0.1:PORT
 #   scripts/postgis.sh stop DIR           stop the cluster in DIR
+#   scripts/postgis.sh restart DIR        restart the cluster in DIR (fast shutdown)
 #   scripts/postgis.sh url DIR PORT DB    print the DATABASE_URL for database DB (created if missing)
 #   scripts/postgis.sh with CMD...        run CMD with DATABASE_URL and TEST_DATABASE_URL set to a
-#                                         throwaway cluster that is removed afterwards
+#                                         throwaway cluster that is removed afterwards, and
+#                                         TEST_DB_RESTART to a command that restarts it
 #
 # PostgreSQL refuses to run as root, so when run as root the cluster belongs to the
 # `postgres` user. The cluster listens on 127.0.0.1 only and trusts local connections.
@@ -66,6 +68,12 @@ stop() {
     fi
 }
 
+restart() {
+    local dir=$1 bin
+    bin=$(bindir)
+    as_owner "$bin/pg_ctl" -D "$dir" -m fast -w -t 60 restart >/dev/null
+}
+
 url() {
     local dir=$1 port=$2 db=$3 bin
     bin=$(bindir)
@@ -88,7 +96,8 @@ with() {
     start "$THROWAWAY_DIR" "$port"
     DATABASE_URL=$(url "$THROWAWAY_DIR" "$port" kaltim_test)
     TEST_DATABASE_URL=$DATABASE_URL
-    export DATABASE_URL TEST_DATABASE_URL
+    TEST_DB_RESTART="$(cd "$(dirname "$0")" && pwd)/$(basename "$0") restart $THROWAWAY_DIR"
+    export DATABASE_URL TEST_DATABASE_URL TEST_DB_RESTART
     "$@"
 }
 
@@ -98,7 +107,8 @@ case "$cmd" in
     install) install ;;
     start) start "$@" ;;
     stop) stop "$@" ;;
+    restart) restart "$@" ;;
     url) url "$@" ;;
     with) with "$@" ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

@@ -38,4 +38,4 @@ export DATABASE_URL
 echo
 echo "Serving on http://$HOST:$PORT  (API docs: http://$HOST:$PORT/docs)"
 echo "Writes need: Authorization: Bearer $API_KEYS"
-exec .venv/bin/uvicorn app.main:app --host "$HOST" --port "$PORT"
+exec .venv/bin/uvicorn app.main:app --host "$HOST" --port "$PORT" --no-server-header

@@ -179,10 +179,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, api_keys: str = SERVER_KEY) -> Iterator[str]:
-    """`uvicorn app.main:app` on a free port against `database_url`; yields its base URL once healthy."""
+def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Iterator[str]:
+    """`uvicorn app.main:app` on a free port against `database_url`, with any other `settings`
+    as environment variables (`query_timeout_s="1"`); yields its base URL once healthy."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "API_KEYS": api_keys}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "API_KEYS": api_keys,
+        **{name.upper(): value for name, value in settings.items()},
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -195,6 +201,7 @@ def serve(database_url: str, api_keys: str = SERVER_KEY) -> Iterator[str]:
             str(port),
             "--log-level",
             "warning",
+            "--no-server-header",
         ],
         cwd=ROOT,
         env=env,

@@ -34,9 +34,17 @@ async def test_map_draws_parcels_and_shows_distances_on_click(fresh_database):
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1000, "height": 700})
+                # The page runs under the service's Content-Security-Policy: nothing it needs may be refused.
+                refused: list[str] = []
+                page.on(
+                    "console",
+                    lambda message: (
+                        refused.append(message.text) if "Content Security Policy" in message.text else None
+                    ),
+                )
                 await page.goto(f"{base}/map")
                 await page.wait_for_function(
-                    "window.kaltimMap && window.kaltimMap.loaded() && "
+                    "() => window.kaltimMap && window.kaltimMap.loaded() && "
                     "window.kaltimMap.queryRenderedFeatures({layers: ['parcels-fill']}).length > 0",
                     timeout=60_000,
                 )
@@ -64,6 +72,7 @@ async def test_map_draws_parcels_and_shows_distances_on_click(fresh_database):
                 assert "km" in await port.inner_text()
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "map.png"))
+                assert refused == []
             finally:
                 await browser.close()
         answer = httpx.get(f"{base}/parcels/{parcel_id}/distances", timeout=30).json()["nearest"]

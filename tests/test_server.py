@@ -8,7 +8,7 @@ import httpx
 import pytest
 from shapely.geometry import shape
 
-from tests.conftest import SERVER_KEY, run_cli, serve
+from tests.conftest import SERVER_KEY, free_port, run_cli, serve
 from tests.geo import ORIGIN, area_ha, close, distance_to_polygon_m, parcel, rectangle
 
 
@@ -53,3 +53,14 @@ async def test_served_over_http(server):
         expected_ikn = distance_to_polygon_m(tuple(ikn["geometry"]["coordinates"]), ring, steps=50)
         assert distances["nearest"]["capital"]["code"] == "ikn"
         assert close(distances["nearest"]["capital"]["distance_m"], expected_ikn)
+
+
+def test_wait_db_answers_once_postgis_is_there(migrated):
+    assert "database ready (PostGIS 3." in run_cli("app.cli", "wait-db", "--timeout", "5").stdout
+
+
+def test_wait_db_gives_up_on_a_closed_port():
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    result = run_cli("app.cli", "wait-db", "--timeout", "1", database_url=closed, check=False)
+    assert result.returncode != 0
+    assert "did not answer within 1 s" in result.stderr

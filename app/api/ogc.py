@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api import html
-from app.api.deps import HolderDep, ReadAccess
+from app.api.deps import HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
 from app.errors import BadRequest, NotFound
 from app.geometry import parse_bbox
@@ -43,7 +43,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
 FilterLang = Literal["cql2-text", "cql2-json"]
-DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
+DEFAULT_LIMIT = 10
 
 Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
 CollectionId = Annotated[str, Path(description="`zones`, `parcels`, `facilities` or `projects`.")]
@@ -233,6 +233,11 @@ def _bbox(text: str, crs: ogc.Crs) -> tuple[float, float, float, float]:
         raise BadRequest(f"bbox: {exc}") from None
     if not all(math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
         raise BadRequest("bbox: expected finite numbers with each minimum below its maximum.")
+    x0, y0, x1, y1 = crs.bounds
+    if not (x0 <= values[0] and y0 <= values[1] and values[2] <= x1 and values[3] <= y1):
+        raise BadRequest(
+            f"bbox: outside the range this CRS serves: x from {x0:g} to {x1:g}, y from {y0:g} to {y1:g}."
+        )
     return tuple(values)
 
 
@@ -251,13 +256,17 @@ async def items(
     request: Request,
     session: SessionDep,
     show_holder: HolderDep,
+    settings: SettingsDep,
     bbox: Annotated[
         str | None,
         Query(description="Four numbers in `bbox-crs` (default CRS84: minLon,minLat,maxLon,maxLat)."),
     ] = None,
     bbox_crs: Annotated[CrsUri | None, Query(alias="bbox-crs", description="The CRS of `bbox`.")] = None,
     crs: OutputCrs = None,
-    limit: Annotated[str | None, Query(description=f"1 to {MAX_LIMIT}; default {DEFAULT_LIMIT}.")] = None,
+    limit: Annotated[
+        str | None,
+        Query(description=f"1 to the MAX_PAGE_SIZE setting (10,000 unless set); default {DEFAULT_LIMIT}."),
+    ] = None,
     after: Annotated[str | None, Query(description="Keyset cursor: the page after this feature id.")] = None,
     before: Annotated[
         str | None, Query(description="Keyset cursor: the page before this feature id.")
@@ -295,8 +304,8 @@ async def items(
             *c.queryables,
         },
     )
-    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
-        raise BadRequest(f"limit: must be a whole number from 1 to {MAX_LIMIT}.")
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= settings.max_page_size):
+        raise BadRequest(f"limit: must be a whole number from 1 to {settings.max_page_size}.")
     size = DEFAULT_LIMIT if limit is None else int(limit)
     output = _crs(crs)
     bbox_in = _crs(bbox_crs)

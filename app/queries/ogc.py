@@ -29,6 +29,9 @@ class Crs:
     srid: int
     lat_lon: bool  # positions are (latitude, longitude), as EPSG:4326 defines them
     precision: int  # decimals in output coordinates: about 1 mm either way
+    # minx, miny, maxx, maxy a bbox in this CRS may span (projected CRSs only): beyond them the
+    # projection's formulas break down.
+    bounds: tuple[float, float, float, float] | None = None
 
     @property
     def geographic(self) -> bool:
@@ -52,7 +55,9 @@ CRSS = {
     for crs in (
         CRS84,
         Crs("http://www.opengis.net/def/crs/EPSG/0/4326", 4326, True, 8),
-        Crs("http://www.opengis.net/def/crs/EPSG/0/32750", 32750, False, 3),  # WGS 84 / UTM zone 50S
+        # WGS 84 / UTM zone 50S, over its zone and well beyond it (north of the equator too, where
+        # Maloy lies): its eastings and northings are meaningful there.
+        Crs("http://www.opengis.net/def/crs/EPSG/0/32750", 32750, False, 3, (-1e6, -1e6, 2e6, 12e6)),
     )
 }
 

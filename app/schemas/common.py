@@ -1,5 +1,6 @@
 """Shapes shared by every resource: GeoJSON geometry and features, collections, problems."""
 
+import json
 from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
@@ -37,8 +38,31 @@ def example_feature(geometry: dict, properties: dict) -> ConfigDict:
     )
 
 
+# Bounds on free-form `attributes`: JSON nested at most this deep, and at most this long.
+MAX_ATTRIBUTES_DEPTH = 8
+MAX_ATTRIBUTES_BYTES = 64 * 1024
+
+
 def attributes_field() -> Any:
-    return Field(default_factory=dict, description="Free-form properties, stored as JSONB.")
+    return Field(
+        default_factory=dict,
+        description=f"Free-form properties, stored as JSONB: nested at most {MAX_ATTRIBUTES_DEPTH} deep, "
+        f"at most {MAX_ATTRIBUTES_BYTES // 1024} KiB as JSON.",
+    )
+
+
+def check_attributes(value: Any) -> None:
+    """Refuse attributes nested too deep or too long (ValueError), without recursing."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_ATTRIBUTES_DEPTH:
+                raise ValueError(f"attributes are nested more than {MAX_ATTRIBUTES_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes are larger than {MAX_ATTRIBUTES_BYTES // 1024} KiB as JSON")
 
 
 class GeometryIn(BaseModel):
@@ -65,6 +89,8 @@ class PropertiesIn(BaseModel):
     @classmethod
     def _drop_read_only(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            if "attributes" in data:
+                check_attributes(data["attributes"])
             return {k: v for k, v in data.items() if k not in cls.read_only}
         return data
 
