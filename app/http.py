@@ -1,6 +1,5 @@
 """HTTP niceties for front-ends: CORS, compression, validators for caching, security headers."""
 
-import hashlib
 import json
 from datetime import datetime
 from email.utils import format_datetime
@@ -12,12 +11,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_cramjam.middleware import CompressionMiddleware
 
+from app import etag
 from app.config import Settings
 
 
 class Validators:
-    """A weak ETag on every GET answer sent in one piece (and 304 when the client has it already),
-    Last-Modified on single Features from their updated_at. Streamed pages are left alone."""
+    """An ETag on every GET answer sent in one piece (and 304 when the client has it already):
+    the strong one a single resource's route set (the one `If-Match` must name), otherwise a weak
+    one. Last-Modified on single Features from their updated_at. Streamed pages are left alone."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,14 +44,12 @@ class Validators:
                 ):
                     headers = MutableHeaders(raw=start["headers"])
                     body = message.get("body", b"")
-                    tag = (
-                        headers.get("etag") or 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-                    )
+                    tag = headers.get("etag") or etag.weak(body)
                     headers["ETag"] = tag
                     updated = _updated_at(headers.get("content-type", ""), body)
                     if updated is not None:
                         headers["Last-Modified"] = format_datetime(updated, usegmt=True)
-                    if wanted is not None and wanted.removeprefix("W/") == tag.removeprefix("W/"):
+                    if wanted is not None and _weak_match(wanted, tag):
                         await send(
                             {
                                 "type": "http.response.start",
@@ -68,6 +67,11 @@ class Validators:
             await send(message)
 
         await self.app(scope, receive, hold)
+
+
+def _weak_match(header: str, tag: str) -> bool:
+    """If-None-Match compares weakly (RFC 9110 §13.1.2): W/ prefixes do not matter."""
+    return any(t == "*" or t.removeprefix("W/") == tag.removeprefix("W/") for t in etag.parse_list(header))
 
 
 def _updated_at(content_type: str, body: bytes) -> datetime | None:

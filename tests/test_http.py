@@ -36,7 +36,7 @@ async def test_etag_and_last_modified(client):
     ).json()
     first = await client.get(f"/parcels/{created['id']}")
     tag = first.headers["etag"]
-    assert tag.startswith('W/"')
+    assert tag.startswith('"')  # strong: a single resource, the tag If-Match names
     modified = parsedate_to_datetime(first.headers["last-modified"])
     updated = datetime.fromisoformat(created["properties"]["updated_at"])
     assert abs((modified - updated).total_seconds()) < 1

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app import etag
 from app.config import Settings, get_settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, ValidationProblem
@@ -179,6 +180,29 @@ AsOfDep = Annotated[datetime | None, Depends(as_of_param)]
 
 class GeoJSONResponse(Response):
     media_type = GEOJSON
+
+
+def if_match(
+    header: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="Change only the version with this strong ETag (from a GET); 412 if it is "
+            "no longer current. `*`: only if it exists.",
+        ),
+    ] = None,
+) -> list[str] | None:
+    return None if header is None else etag.parse_list(header)
+
+
+IfMatchDep = Annotated[list[str] | None, Depends(if_match)]
+
+
+def versioned(body: str, media_type: str = GEOJSON, status_code: int = 200, **headers: str) -> Response:
+    """A single resource with its strong ETag, the one a later `If-Match` must name."""
+    return Response(
+        body, status_code=status_code, media_type=media_type, headers={"ETag": etag.strong(body), **headers}
+    )
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import (
     GEOJSON,
     GeoJSONResponse,
+    IfMatchDep,
     PagingDep,
     ReadAccess,
     SettingsDep,
     WriteKey,
     collection,
     csv_enum,
+    versioned,
 )
 from app.db import SessionDep
 from app.models import FacilityKind
@@ -65,24 +67,31 @@ async def nearest_facilities(
 )
 async def create_facility(body: FacilityCreate, session: SessionDep, settings: SettingsDep):
     code, feature = await features.create(session, FACILITY, body, settings.area_of_interest)
-    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/facilities/{code}"})
+    return versioned(feature, status_code=201, Location=f"/facilities/{code}")
 
 
 @router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_facility(code: str, session: SessionDep):
-    return GeoJSONResponse(await features.fetch(session, FACILITY, code))
+    return versioned(await features.fetch(session, FACILITY, code))
 
 
 @router.patch(
     "/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE}
 )
-async def update_facility(code: str, body: FacilityPatch, session: SessionDep, settings: SettingsDep):
-    return GeoJSONResponse(await features.patch(session, FACILITY, code, body, settings.area_of_interest))
+async def update_facility(
+    code: str, body: FacilityPatch, session: SessionDep, settings: SettingsDep, if_match: IfMatchDep
+):
+    """Change the properties sent (and the geometry, if sent). With `If-Match`, only if the
+    facility is still the version of that ETag (412 otherwise)."""
+    feature = await features.patch(
+        session, FACILITY, code, body, settings.area_of_interest, if_match=if_match
+    )
+    return versioned(feature)
 
 
 @router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
-async def delete_facility(code: str, session: SessionDep):
-    await features.delete(session, FACILITY, code)
+async def delete_facility(code: str, session: SessionDep, if_match: IfMatchDep):
+    await features.delete(session, FACILITY, code, if_match)
     return Response(status_code=204)
 
 

@@ -8,6 +8,7 @@ from app.api.deps import (
     BBoxDep,
     GeoJSONResponse,
     HolderDep,
+    IfMatchDep,
     PagingDep,
     ReadAccess,
     SettingsDep,
@@ -16,6 +17,7 @@ from app.api.deps import (
     csv_enum,
     csv_list,
     point_param,
+    versioned,
 )
 from app.db import SessionDep
 from app.errors import ValidationProblem
@@ -143,13 +145,13 @@ async def create_parcel(
     parcel_id, feature = await parcels.create_parcel(
         session, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
     )
-    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/parcels/{parcel_id}"})
+    return versioned(feature, status_code=201, Location=f"/parcels/{parcel_id}")
 
 
 @router.get("/{parcel_id}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_parcel(parcel_id: ParcelId, session: SessionDep, show_holder: HolderDep, as_of: AsOfDep):
     """The parcel; with `as_of`, as it stood then (404 if it did not exist then)."""
-    return GeoJSONResponse(await parcels.get_parcel(session, parcel_id, show_holder=show_holder, as_of=as_of))
+    return versioned(await parcels.get_parcel(session, parcel_id, show_holder=show_holder, as_of=as_of))
 
 
 @router.get("/{parcel_id}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
@@ -175,21 +177,29 @@ async def update_parcel(
     body: ParcelPatch,
     session: SessionDep,
     settings: SettingsDep,
+    if_match: IfMatchDep,
     repair: Repair = False,
     allow_overlap: AllowOverlap = False,
 ):
-    """Change the properties sent (and the geometry, if sent); the rest stays."""
+    """Change the properties sent (and the geometry, if sent); the rest stays. With `If-Match`,
+    only if the parcel is still the version of that ETag (412 otherwise)."""
     feature = await parcels.update_parcel(
-        session, parcel_id, body, settings.area_of_interest, repair=repair, allow_overlap=allow_overlap
+        session,
+        parcel_id,
+        body,
+        settings.area_of_interest,
+        repair=repair,
+        allow_overlap=allow_overlap,
+        if_match=if_match,
     )
-    return GeoJSONResponse(feature)
+    return versioned(feature)
 
 
 @router.delete(
     "/{parcel_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}}
 )
-async def delete_parcel(parcel_id: ParcelId, session: SessionDep):
-    await features.delete(session, PARCEL, parcel_id)
+async def delete_parcel(parcel_id: ParcelId, session: SessionDep, if_match: IfMatchDep):
+    await features.delete(session, PARCEL, parcel_id, if_match)
     return Response(status_code=204)
 
 

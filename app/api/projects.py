@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.api.deps import PagingDep, ReadAccess, WriteKey, collection, csv_enum
+from app.api.deps import IfMatchDep, PagingDep, ReadAccess, WriteKey, collection, csv_enum, versioned
 from app.db import SessionDep
 from app.models import ProjectStatus
 from app.queries import history, projects
@@ -40,27 +40,28 @@ async def list_projects(
 async def create_project(body: ProjectIn, session: SessionDep):
     """Create a project. Its parcels must exist and lie in its zone; its geometry is their union."""
     project_id, project = await projects.create_project(session, body)
-    return Response(
-        project, status_code=201, media_type=JSON, headers={"Location": f"/projects/{project_id}"}
-    )
+    return versioned(project, JSON, status_code=201, Location=f"/projects/{project_id}")
 
 
 @router.get("/{project_id}", responses=ONE)
 async def get_project(project_id: ProjectId, session: SessionDep):
-    return Response(await projects.get_project(session, project_id), media_type=JSON)
+    return versioned(await projects.get_project(session, project_id), JSON)
 
 
 @router.patch("/{project_id}", dependencies=[WriteKey], responses={**ONE, **WRITE})
-async def update_project(project_id: ProjectId, body: ProjectPatch, session: SessionDep):
-    """Change the fields sent; `parcel_ids`, when sent, replaces the project's parcels."""
-    return Response(await projects.update_project(session, project_id, body), media_type=JSON)
+async def update_project(
+    project_id: ProjectId, body: ProjectPatch, session: SessionDep, if_match: IfMatchDep
+):
+    """Change the fields sent; `parcel_ids`, when sent, replaces the project's parcels. With
+    `If-Match`, only if the project is still the version of that ETag (412 otherwise)."""
+    return versioned(await projects.update_project(session, project_id, body, if_match), JSON)
 
 
 @router.delete(
     "/{project_id}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}}
 )
-async def delete_project(project_id: ProjectId, session: SessionDep):
-    await projects.delete_project(session, project_id)
+async def delete_project(project_id: ProjectId, session: SessionDep, if_match: IfMatchDep):
+    await projects.delete_project(session, project_id, if_match)
     return Response(status_code=204)
 
 

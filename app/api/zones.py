@@ -8,12 +8,14 @@ from app.api.deps import (
     BBoxDep,
     GeoJSONResponse,
     HolderDep,
+    IfMatchDep,
     PagingDep,
     ReadAccess,
     SettingsDep,
     WriteKey,
     collection,
     csv_enum,
+    versioned,
 )
 from app.db import SessionDep
 from app.models import LandStatus
@@ -63,29 +65,36 @@ async def zone_connectivity(session: SessionDep):
 async def create_zone(body: ZoneCreate, session: SessionDep, settings: SettingsDep, repair: Repair = False):
     """Create a zone from a GeoJSON Feature (Polygon or MultiPolygon)."""
     code, feature = await features.create(session, ZONE, body, settings.area_of_interest, repair=repair)
-    return GeoJSONResponse(feature, status_code=201, headers={"Location": f"/zones/{code}"})
+    return versioned(feature, status_code=201, Location=f"/zones/{code}")
 
 
 @router.get("/{code}", response_class=GeoJSONResponse, responses=FEATURE)
 async def get_zone(code: str, session: SessionDep):
-    return GeoJSONResponse(await features.fetch(session, ZONE, code))
+    return versioned(await features.fetch(session, ZONE, code))
 
 
 @router.patch(
     "/{code}", response_class=GeoJSONResponse, dependencies=[WriteKey], responses={**FEATURE, **WRITE}
 )
 async def update_zone(
-    code: str, body: ZonePatch, session: SessionDep, settings: SettingsDep, repair: Repair = False
+    code: str,
+    body: ZonePatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_match: IfMatchDep,
+    repair: Repair = False,
 ):
-    """Change the properties sent (and the geometry, if sent); the rest stays."""
-    return GeoJSONResponse(
-        await features.patch(session, ZONE, code, body, settings.area_of_interest, repair=repair)
+    """Change the properties sent (and the geometry, if sent); the rest stays. With `If-Match`,
+    only if the zone is still the version of that ETag (412 otherwise)."""
+    feature = await features.patch(
+        session, ZONE, code, body, settings.area_of_interest, repair=repair, if_match=if_match
     )
+    return versioned(feature)
 
 
 @router.delete("/{code}", status_code=204, dependencies=[AdminKey], responses=DELETE)
-async def delete_zone(code: str, session: SessionDep):
-    await features.delete(session, ZONE, code)
+async def delete_zone(code: str, session: SessionDep, if_match: IfMatchDep):
+    await features.delete(session, ZONE, code, if_match)
     return Response(status_code=204)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.geometry import BBox, normalise, to_wkb
+from app.queries.versions import check_if_match
 from app.schemas.common import FeatureIn, PatchIn
 
 # GeoJSON output precision: 8 decimals of a degree is about 1 mm.
@@ -149,6 +150,21 @@ async def create(
     return key, feature
 
 
+async def check_version(
+    session: AsyncSession, resource: Resource, key: Any, if_match: list[str] | None
+) -> None:
+    """412 unless `if_match` (when given) names the row's current version; the row stays locked."""
+    await check_if_match(
+        session,
+        table=resource.table,
+        key_column=resource.key,
+        key=key,
+        if_match=if_match,
+        current=lambda: fetch(session, resource, key),
+        not_found=resource.not_found(key),
+    )
+
+
 async def patch(
     session: AsyncSession,
     resource: Resource,
@@ -158,20 +174,26 @@ async def patch(
     *,
     repair: bool = False,
     check: GeometryCheck | None = None,
+    if_match: list[str] | None = None,
 ) -> str:
-    """Apply a partial Feature: the properties it holds and its geometry, if any; commit."""
+    """Apply a partial Feature: the properties it holds and its geometry, if any; commit.
+    With `if_match`, only if it names the current version (else 412)."""
     geom = None
     if body.geometry is not None:
         geom = _geometry(resource, body.geometry, area_of_interest, repair)
         if check is not None:
             await check(geom)
     values = body.properties.model_dump(mode="json", exclude_unset=True)
+    await check_version(session, resource, key, if_match)
     feature = await update(session, resource, key, values, geom)
     await session.commit()
     return feature
 
 
-async def delete(session: AsyncSession, resource: Resource, key: Any) -> None:
+async def delete(
+    session: AsyncSession, resource: Resource, key: Any, if_match: list[str] | None = None
+) -> None:
+    await check_version(session, resource, key, if_match)
     sql = f"DELETE FROM {resource.table} WHERE {resource.key} = :key RETURNING 1"
     if await session.scalar(text(sql), {"key": key}) is None:
         raise resource.not_found(key)

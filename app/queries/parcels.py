@@ -191,10 +191,11 @@ async def update_parcel(
     *,
     repair: bool,
     allow_overlap: bool,
+    if_match: list[str] | None = None,
 ) -> str:
     check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom, exclude_id=parcel_id)
     return await features.patch(
-        session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check
+        session, PARCEL, parcel_id, body, area_of_interest, repair=repair, check=check, if_match=if_match
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound, ValidationProblem
 from app.queries import features
 from app.queries.features import PRECISION, Page
+from app.queries.versions import check_if_match
 from app.queries.zones import ZONE, zone_exists
 from app.schemas.projects import ProjectIn
 
@@ -161,8 +162,24 @@ async def create_project(session: AsyncSession, body: ProjectIn) -> tuple[int, s
     return project_id, await get_project(session, project_id)
 
 
-async def update_project(session: AsyncSession, project_id: int, body: ProjectIn) -> str:
-    """Change the fields sent; the zone and parcels are checked again as they will be."""
+async def _check_version(session: AsyncSession, project_id: int, if_match: list[str] | None) -> None:
+    await check_if_match(
+        session,
+        table="project",
+        key_column="id",
+        key=project_id,
+        if_match=if_match,
+        current=lambda: get_project(session, project_id),
+        not_found=not_found(project_id),
+    )
+
+
+async def update_project(
+    session: AsyncSession, project_id: int, body: ProjectIn, if_match: list[str] | None = None
+) -> str:
+    """Change the fields sent; the zone and parcels are checked again as they will be. With
+    `if_match`, only if it names the current version (else 412)."""
+    await _check_version(session, project_id, if_match)
     current = (await session.execute(text(CURRENT), {"id": project_id})).one_or_none()
     if current is None:
         raise not_found(project_id)
@@ -177,7 +194,8 @@ async def update_project(session: AsyncSession, project_id: int, body: ProjectIn
     return await get_project(session, project_id)
 
 
-async def delete_project(session: AsyncSession, project_id: int) -> None:
+async def delete_project(session: AsyncSession, project_id: int, if_match: list[str] | None = None) -> None:
+    await _check_version(session, project_id, if_match)
     if (
         await session.scalar(text("DELETE FROM project WHERE id = :id RETURNING 1"), {"id": project_id})
         is None
