@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 
@@ -9,7 +10,8 @@ from sqlalchemy import text
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.queries import bulk
+from app.models import Role
+from app.queries import bulk, keys
 from app.queries.demo import attach_demo_parcels, tile_zones
 from app.seed import generate, load_reference
 
@@ -47,6 +49,8 @@ async def _run(args: argparse.Namespace) -> str:
                 return f"demo parcels: {added} added (cells of {args.cell_m:g} m); {given} given to projects"
             if args.command == "generate-parcels":
                 return await _generate(session, args)
+            if args.command == "keys":
+                return await _keys(session, args)
     finally:
         await engine.dispose()
     raise AssertionError(args.command)
@@ -67,6 +71,46 @@ async def _generate(session, args: argparse.Namespace) -> str:
     return f"{gone}{loaded} parcels generated around {len(zones)} zones in {seconds:.1f} s"
 
 
+async def _keys(session, args: argparse.Namespace) -> str:
+    """`keys create --name NAME --role ROLE` prints a new key, the only time it is shown; `keys
+    list` shows names, roles and prefixes (never a key); `keys revoke NAME` stops a key working.
+    Keys are managed here only, never over HTTP."""
+    if args.action == "create":
+        key = await keys.create_key(session, args.name, args.role)
+        await session.commit()
+        if key is None:
+            raise SystemExit(f"a key named {args.name!r} exists already (revoked keys keep their names)")
+        print(f"key {args.name!r} ({args.role}) created; it is shown only this once:", file=sys.stderr)
+        return key
+    if args.action == "revoke":
+        revoked = await keys.revoke_key(session, args.name)
+        await session.commit()
+        if revoked is None:
+            raise SystemExit(f"no key named {args.name!r}")
+        return f"key {args.name!r} revoked at {revoked.isoformat(timespec='seconds')}"
+    rows = [("name", "role", "prefix", "created", "revoked")] + [
+        (
+            k.name,
+            k.role,
+            k.prefix + "...",
+            k.created_at.isoformat(timespec="seconds"),
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "-",
+        )
+        for k in await keys.list_keys(session)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def key_name(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", text):
+        raise argparse.ArgumentTypeError("lower-case letters, digits, '.', '_' and '-', at most 63")
+    if re.fullmatch(r"env-key-\d+", text):
+        raise argparse.ArgumentTypeError("env-key-N names the keys of the API_KEYS setting")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--count", type=int, required=True, help="how many parcels")
     gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same parcels")
     gen.add_argument("--replace", action="store_true", help="remove previously generated parcels first")
+    keys_command = commands.add_parser("keys", help="API keys: create, list, revoke")
+    actions = keys_command.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key and print it (shown only once)")
+    create.add_argument("--name", type=key_name, required=True, help="a name for the key, e.g. planner-ana")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    actions.add_parser("list", help="names, roles, prefixes, when created and revoked")
+    revoke = actions.add_parser("revoke", help="stop a key working (within seconds on running servers)")
+    revoke.add_argument("name")
     args = parser.parse_args(argv)
     if getattr(args, "cell_m", 1) <= 0:
         parser.error("--cell-m must be positive")

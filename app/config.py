@@ -23,7 +23,14 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated keys that may write. Empty: nothing may write.",
+        description="Comma-separated bootstrap keys; each acts as an admin named env-key-1, env-key-2 ...",
+    )
+    require_read_key: bool = Field(False, description="Reads, too, need a key (any role).")
+    expose_holder: bool = Field(
+        False, description="Show parcels' `holder` (personal data) to callers without a key."
+    )
+    key_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a looked-up key is remembered; a revocation takes this long at most."
     )
     area_of_interest: Annotated[tuple[float, float, float, float], NoDecode] = Field(
         KALTIM_BBOX,

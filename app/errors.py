@@ -39,7 +39,15 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Another resource still refers to this one: a parcel that belongs to an investment project, or a "
         "zone that has projects. Take it out of the project, or delete or move the projects, first.",
     ),
-    "unauthorized": ("Unauthorized", "Writes need `Authorization: Bearer <key>` with a valid key."),
+    "unauthorized": (
+        "Unauthorized",
+        "The request needs `Authorization: Bearer <key>` with a valid key, or the key sent is unknown "
+        "or revoked.",
+    ),
+    "forbidden": (
+        "Forbidden",
+        "The key is valid, but its role may not do this; `required_role` says which may.",
+    ),
     "method-not-allowed": ("Method not allowed", "The resource does not support that method."),
     "too-large": (
         "Request too large",
@@ -124,6 +132,11 @@ class ParcelOverlap(Problem):
 class Unauthorized(Problem):
     status = 401
     slug = "unauthorized"
+
+
+class Forbidden(Problem):
+    status = 403
+    slug = "forbidden"
 
 
 class PreconditionFailed(Problem):

@@ -131,6 +131,26 @@ class SecurityHeaders:
         await self.app(scope, receive, secure)
 
 
+class VaryAuthorization:
+    """Answers differ by key (parcels' `holder`, and everything when reads need a key), so every
+    answer says `Vary: Authorization`: a shared cache never hands a keyed answer to anyone else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).add_vary_header("Authorization")
+            await send(message)
+
+        await self.app(scope, receive, vary)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: validators see the uncompressed body, CORS and the security headers
     wrap everything."""
@@ -148,3 +168,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         expose_headers=["Location", "ETag", "Last-Modified", "Retry-After"],
     )
     app.add_middleware(SecurityHeaders, basemap_url=settings.map_basemap_url)
+    app.add_middleware(VaryAuthorization)

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import errors, http, limits, openapi
 from app.api import cost, facilities, meta, ogc, parcels, projects, tiles, webmap, zones
+from app.api.deps import KeyCache
 from app.config import Settings, get_settings
 from app.db import Pools
 
@@ -21,7 +22,10 @@ parcels, and the facilities that matter for siting: ports, the airport and IKN N
   FeatureCollections with `numberMatched`, `numberReturned` and `next`/`prev` links.
 * Distances and areas are geodesic on the WGS84 spheroid, in metres and hectares.
 * Errors are RFC 9457 problem details (`application/problem+json`).
-* Reads are open; writes need `Authorization: Bearer <key>`.
+* Writes need `Authorization: Bearer <key>` with an `editor` key (deleting a zone: `admin`); reads
+  are open unless the server requires a key. Parcels' `holder` is shown to callers with a key.
+* `GET /parcels/{id}/history` (and zones, facilities, projects) lists every change; `as_of` on
+  `GET /parcels` and `GET /parcels/{id}` answers as the data stood at a time.
 """
 
 
@@ -36,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.dependency_overrides[get_settings] = lambda: settings
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.is_expensive = partial(cost.is_expensive, settings)
     errors.install(app)
     limits.install(app, settings.max_body_bytes)

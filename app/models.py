@@ -63,6 +63,24 @@ class ConflictType(StrEnum):
     straddle = "straddle"
 
 
+class Role(StrEnum):
+    """What an API key may do; each role may do everything the ones before it may."""
+
+    reader = "reader"
+    editor = "editor"
+    admin = "admin"
+
+
+class Operation(StrEnum):
+    insert = "insert"
+    update = "update"
+    delete = "delete"
+
+
+# Tables whose every change the database records in `change` (project_parcel: a project's parcel list).
+RECORDED_TABLES = ("zone", "parcel", "facility", "project", "project_parcel")
+
+
 class FacilityKind(StrEnum):
     port = "port"
     airport = "airport"
@@ -196,3 +214,53 @@ class Project(Timestamps, Base):
     )
     description: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+
+
+class ApiKey(Base):
+    """A key for `Authorization: Bearer`. Only its SHA-256 is stored, and a short prefix to recognise it."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint(one_of("role", Role), name="role"),
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'", name="name_slug"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Change(Base):
+    """One insert, update or delete of a recorded row, written by triggers (migration 0004)."""
+
+    __tablename__ = "change"
+    __table_args__ = (
+        CheckConstraint(one_of("operation", Operation), name="operation"),
+        CheckConstraint(
+            "table_name IN (" + ", ".join(f"'{t}'" for t in RECORDED_TABLES) + ")", name="table_name"
+        ),
+        # A row's history, newest first; a row's state at a time.
+        Index("ix_change_table_name_row_id_changed_at", "table_name", "row_id", "changed_at"),
+        # What changed in a table since a time (lists as of a time).
+        Index("ix_change_table_name_changed_at", "table_name", "changed_at"),
+        # The row a zone or facility code named, once the row is gone.
+        Index("ix_change_table_name_row_key", "table_name", "row_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(Text, nullable=False)
+    row_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    row_key: Mapped[str] = mapped_column(Text, nullable=False)
+    operation: Mapped[str] = mapped_column(Text, nullable=False)
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)

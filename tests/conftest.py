@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from app.config import Settings
 from app.db import get_session, rollback_on_error
 from app.main import create_app
+from app.queries import keys
 from app.seed import load_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,20 +91,40 @@ def settings() -> Settings:
     return make_settings()
 
 
-@pytest.fixture
-async def client(session: AsyncSession, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP through the whole app (middleware, routing, handlers), on the test's transaction."""
+@asynccontextmanager
+async def app_client(session: AsyncSession | None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the whole app (middleware, routing, handlers), on `session`'s transaction
+    (or on the app's own engine, committing, when `session` is None)."""
     app = create_app(settings)
 
     async def same_session() -> AsyncIterator[AsyncSession]:
         async with rollback_on_error(session):
             yield session
 
-    app.dependency_overrides[get_session] = same_session
+    if session is not None:
+        app.dependency_overrides[get_session] = same_session
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@pytest.fixture
+async def client(session: AsyncSession, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the whole app on the test's transaction."""
+    async with app_client(session, settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def keyed(session: AsyncSession) -> dict[str, dict[str, str]]:
+    """A key of each role, made inside the test's transaction: role -> Authorization header.
+    The keys are named after their roles (`reader`, `editor`, `admin`)."""
+    made = {}
+    for role in ("reader", "editor", "admin"):
+        made[role] = {"Authorization": f"Bearer {await keys.create_key(session, role, role)}"}
+    await session.commit()
+    return made
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Writes need a key from API_KEYS; reads are open."""
+"""Writes need a key (an editor's, or one from API_KEYS, which act as admins); reads are open.
+Roles, revocation and reads behind a key: tests/test_keys.py."""
 
 import pytest
 
@@ -17,6 +18,9 @@ WRITES = [
     ("POST", "/facilities"),
     ("PATCH", "/facilities/x"),
     ("DELETE", "/facilities/x"),
+    ("POST", "/projects"),
+    ("PATCH", "/projects/1"),
+    ("DELETE", "/projects/1"),
 ]
 
 
@@ -49,6 +53,17 @@ async def test_any_configured_key_may_write(client):
     ).status_code == 201
 
 
-@pytest.mark.parametrize("path", ["/", "/health", "/zones", "/parcels", "/facilities", "/openapi.json"])
+@pytest.mark.parametrize(
+    "path", ["/", "/health", "/zones", "/parcels", "/facilities", "/projects", "/ogc", "/openapi.json"]
+)
 async def test_reads_are_open(client, path):
-    assert (await client.get(path)).status_code == 200
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert "Authorization" in response.headers["vary"]  # answers differ by key: caches must know
+
+
+async def test_openapi_documents_the_key_and_its_refusals(client):
+    document = (await client.get("/openapi.json")).json()
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
+    delete_zone = document["paths"]["/zones/{code}"]["delete"]["responses"]
+    assert {"401", "403"} <= set(delete_zone)

@@ -1,6 +1,7 @@
 """The spatial queries are served by the GiST index on parcels, checked on the plans the API runs."""
 
 import json
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import event, text
@@ -86,3 +87,35 @@ def index_names(scan: dict) -> set[str]:
     for child in scan.get("Plans", []):
         names |= index_names(child)
     return names
+
+
+def scans_of(plan: str, relation: str) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("Relation Name") == relation:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(plan))
+    return found
+
+
+async def test_as_of_lists_are_served_by_the_indexes(connection, client, session, many_parcels):
+    """Parcels unchanged since `as_of` come through the GiST index, each checked against the change
+    index; the changes since `as_of` are found through the change index too."""
+    await session.execute(text("ANALYZE change"))
+    when = (await session.scalar(text("SELECT clock_timestamp()"))).isoformat()
+    url = f"/parcels?bbox=116.79,-1.13,116.81,-1.11&limit=1000&as_of={quote(when)}"
+    plans = await plans_of(connection, client, url)
+    assert plans
+    for plan in plans:
+        parcels, changes = scans_of(plan, "parcel"), scans_of(plan, "change")
+        assert all(scan["Node Type"] != "Seq Scan" for scan in parcels + changes), (url, plan)
+        assert any("idx_parcel_geom" in index_names(scan) for scan in parcels), plan
+        assert changes and all(index_names(scan) for scan in changes), plan

@@ -41,7 +41,7 @@ async def test_etag_and_last_modified(client):
     updated = datetime.fromisoformat(created["properties"]["updated_at"])
     assert abs((modified - updated).total_seconds()) < 1
     assert (await client.get(f"/parcels/{created['id']}", headers={"If-None-Match": tag})).status_code == 304
-    await client.patch(f"/parcels/{created['id']}", json={"properties": {"holder": "PT Baru"}}, headers=AUTH)
+    await client.patch(f"/parcels/{created['id']}", json={"properties": {"land_use": "gudang"}}, headers=AUTH)
     changed = await client.get(f"/parcels/{created['id']}", headers={"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     listing = await client.get("/parcels")

@@ -54,6 +54,17 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
             await conn.execute(insert, "ok", "available", square, 4326)
         area = await conn.fetchval("SELECT area_ha FROM parcel WHERE code = 'ok'")
         assert 120 < area < 125  # derived by the database
+        # Revision 0004: the insert was recorded by its trigger, with the database user as actor.
+        change = await conn.fetchrow("SELECT * FROM change WHERE table_name = 'parcel'")
+        assert change["operation"] == "insert" and change["actor"] == await conn.fetchval(
+            "SELECT current_user"
+        )
+        triggers = {
+            (r["tgrelid"], r["tgname"])
+            for r in await conn.fetch("SELECT tgrelid::regclass::text AS tgrelid, tgname FROM pg_trigger")
+        }
+        assert {(t, "record_change") for t in ("zone", "parcel", "facility", "project")} <= triggers
+        assert ("project_parcel", "record_change_insert") in triggers
     finally:
         await conn.close()
 
@@ -64,7 +75,12 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
             r["tablename"]
             for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
         }
-        assert not tables & {"zone", "parcel", "facility"}
+        assert not tables & {"zone", "parcel", "facility", "api_key", "change"}
+        functions = await conn.fetchval(
+            "SELECT count(*) FROM pg_proc WHERE proname IN ('record_change', 'note_project_parcels', "
+            "'record_project_parcels', 'change_actor')"
+        )
+        assert functions == 0
     finally:
         await conn.close()
     run_cli("alembic", "upgrade", "head", database_url=url)

@@ -37,7 +37,7 @@ async def test_create_returns_feature_with_geodesic_area(client):
     assert close(props["area_ha"], area_ha({"type": "Polygon", "coordinates": [ring]}))
     assert abs(props["area_ha"] - 6.0) < 0.01
 
-    again = await client.get(f"/parcels/{body['id']}")
+    again = await client.get(f"/parcels/{body['id']}", headers=AUTH)  # holder: keyed readers only
     assert again.status_code == 200 and again.json() == body
 
 

@@ -1,10 +1,13 @@
-"""What routes share: settings, the write key, paging, bbox and list parameters, GeoJSON responses."""
+"""What routes share: settings, who calls and what their key may do, paging, bbox and list
+parameters, GeoJSON responses."""
 
 import json
 import math
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -14,29 +17,165 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import etag
 from app.config import Settings, get_settings
-from app.errors import Unauthorized, ValidationProblem
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized, ValidationProblem
 from app.geometry import BBox, parse_bbox
+from app.models import Role
+from app.queries import keys
 from app.queries.features import FETCH_ALL_UP_TO, Page
 
 GEOJSON = "application/geo+json"
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-_bearer = HTTPBearer(auto_error=False, description="A key from the API_KEYS setting.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A key made by `python -m app.cli keys create`, or one of the API_KEYS setting (admin).",
+)
+RANK = {Role.reader: 1, Role.editor: 2, Role.admin: 3}
 
 
-def require_write_key(
+@dataclass(frozen=True)
+class Caller:
+    """Who sends the request: the key's name and role, or no one (no key)."""
+
+    name: str | None = None
+    role: Role | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.role is not None
+
+    def may(self, role: Role) -> bool:
+        return self.role is not None and RANK[self.role] >= RANK[role]
+
+
+ANONYMOUS = Caller()
+
+
+class KeyCache:
+    """Live keys looked up in the last `seconds`, by hash, so that a busy client costs one lookup
+    every few seconds rather than one per request. A revoked key is refused once its entry is
+    older than `seconds`. Unknown keys are not remembered."""
+
+    def __init__(self, seconds: float, size: int = 1000) -> None:
+        self.seconds, self.size = seconds, size
+        self.entries: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, key_hash: str) -> Caller | None:
+        entry = self.entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, caller: Caller) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[key_hash] = (time.monotonic() + self.seconds, caller)
+
+
+async def caller(
+    request: Request,
     settings: SettingsDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+) -> Caller:
+    """The caller: anonymous without a bearer key; 401 for a key that is unknown or revoked.
+    The API_KEYS setting's keys are admins named env-key-1, env-key-2 ... in their order."""
     if credentials is None:
-        raise Unauthorized("This request writes data: send `Authorization: Bearer <key>`.")
-    given = credentials.credentials.encode()
-    if not any(secrets.compare_digest(given, key.encode()) for key in settings.api_keys):
-        raise Unauthorized("The API key is not valid.")
+        return ANONYMOUS
+    given = credentials.credentials
+    for number, key in enumerate(settings.api_keys, start=1):
+        if secrets.compare_digest(given.encode(), key.encode()):
+            return Caller(keys.ENV_KEY_NAME.format(number), Role.admin)
+    key_hash = keys.hash_key(given)
+    cache: KeyCache = request.app.state.key_cache
+    found = cache.get(key_hash)
+    if found is None:
+        stored = await keys.find_key(session, key_hash)
+        if stored is None:
+            raise Unauthorized("The API key is not valid, or it has been revoked.")
+        found = Caller(stored[0], Role(stored[1]))
+        cache.put(key_hash, found)
+    return found
 
 
-WriteKey = Depends(require_write_key)
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def require(role: Role):
+    """A dependency: the caller's key must have `role` or a higher one (401 without a key, 403
+    with a lower one). For writes it names the key as the actor the history records."""
+
+    async def check(who: CallerDep, session: SessionDep) -> Caller:
+        if not who.keyed:
+            raise Unauthorized(
+                f"This request needs a key with role {role} or higher: send `Authorization: Bearer <key>`."
+            )
+        if not who.may(role):
+            raise Forbidden(
+                f"The key {who.name!r} has role {who.role}; this request needs {role}.",
+                required_role=role.value,
+            )
+        if role is not Role.reader:
+            await keys.set_actor(session, who.name)
+        return who
+
+    return check
+
+
+EditorKey = Depends(require(Role.editor))
+AdminKey = Depends(require(Role.admin))
+WriteKey = EditorKey
+
+
+async def read_access(who: CallerDep, settings: SettingsDep) -> Caller:
+    """Reads are open unless the require_read_key setting asks for a key (any role)."""
+    if settings.require_read_key and not who.keyed:
+        raise Unauthorized("Reads need a key on this server: send `Authorization: Bearer <key>`.")
+    return who
+
+
+# Every data router carries it: a key sent must be valid, and reads may need one.
+ReadAccess = Depends(read_access)
+
+
+def sees_holder(who: CallerDep, settings: SettingsDep) -> bool:
+    """Parcels' `holder` is personal data: callers with a key see it, others only if expose_holder."""
+    return settings.expose_holder or who.keyed
+
+
+HolderDep = Annotated[bool, Depends(sees_holder)]
+
+
+def as_of_param(
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="An RFC 3339 time with its offset: answer as the data stood then (from history).",
+            examples=["2026-12-01T08:00:00Z"],
+        ),
+    ] = None,
+) -> datetime | None:
+    if as_of is None:
+        return None
+    try:
+        when = datetime.fromisoformat(as_of)
+        when = when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        when = None
+    if when is None:
+        raise ValidationProblem(
+            "as_of: expected an RFC 3339 time with its offset, e.g. 2026-12-01T08:00:00Z."
+        )
+    if when > datetime.now(UTC):
+        raise ValidationProblem("as_of: the time is in the future; history knows only the past.")
+    return when
+
+
+AsOfDep = Annotated[datetime | None, Depends(as_of_param)]
 
 
 class GeoJSONResponse(Response):

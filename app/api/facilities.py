@@ -7,6 +7,7 @@ from app.api.deps import (
     GeoJSONResponse,
     IfMatchDep,
     PagingDep,
+    ReadAccess,
     SettingsDep,
     WriteKey,
     collection,
@@ -15,15 +16,21 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import FacilityKind
-from app.queries import facilities, features
+from app.queries import facilities, features, history
 from app.queries.facilities import FACILITY
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.facilities import FacilityCreate, FacilityFeature, FacilityPatch
+from app.schemas.history import ChangeList
 
-router = APIRouter(prefix="/facilities", tags=["facilities"])
+router = APIRouter(prefix="/facilities", tags=["facilities"], dependencies=[ReadAccess])
 
 FEATURE = {200: {"model": FacilityFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
-WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+WRITE = {
+    401: {"model": ProblemOut},
+    403: {"model": ProblemOut},
+    409: {"model": ProblemOut},
+    422: {"model": ProblemOut},
+}
 Kinds = Annotated[str | None, Query(description="Comma-separated facility kinds, e.g. `port,capital`.")]
 
 
@@ -84,3 +91,15 @@ async def update_facility(
 async def delete_facility(code: str, session: SessionDep, if_match: IfMatchDep):
     await features.delete(session, FACILITY, code, if_match)
     return Response(status_code=204)
+
+
+@router.get("/{code}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
+async def facility_history(code: str, request: Request, session: SessionDep, paging: PagingDep):
+    """Every recorded change of the facility, newest first, also once it is deleted."""
+    row = await history.row_id(session, "facility", "code", code)
+    if row is None:
+        raise FACILITY.not_found(code)
+    page = await history.changes(
+        session, "facility", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    )
+    return await collection(page, request, paging, member="changes")

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api import html
-from app.api.deps import SettingsDep
+from app.api.deps import HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
 from app.errors import BadRequest, NotFound
 from app.geometry import parse_bbox
 from app.queries import cql2, ogc
 from app.queries.ogc import COLLECTIONS, Collection
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[ReadAccess])
 
 GEOJSON = "application/geo+json"
 CRS84 = ogc.CRS84.uri
@@ -184,9 +184,9 @@ async def collection(collection_id: CollectionId, request: Request, session: Ses
 
 
 @router.get("/collections/{collection_id}/queryables", summary="What may be filtered")
-async def queryables(collection_id: CollectionId, request: Request):
+async def queryables(collection_id: CollectionId, request: Request, show_holder: HolderDep):
     _refuse_unknown(request, {"f"})
-    c = _collection(collection_id)
+    c = ogc.for_caller(_collection(collection_id), show_holder)
     return JSONResponse(
         {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
@@ -255,6 +255,7 @@ async def items(
     collection_id: CollectionId,
     request: Request,
     session: SessionDep,
+    show_holder: HolderDep,
     settings: SettingsDep,
     bbox: Annotated[
         str | None,
@@ -286,7 +287,7 @@ async def items(
     """Features of the collection in id order, filtered by `bbox`, by any queryable property
     (`?land_status=available`) and by a CQL2 `filter` (text or JSON, per `filter-lang`); `next`
     and `prev` links walk keyset pages."""
-    c = _collection(collection_id)
+    c = ogc.for_caller(_collection(collection_id), show_holder)
     _refuse_unknown(
         request,
         {
@@ -397,10 +398,11 @@ async def feature(
     feature_id: str,
     request: Request,
     session: SessionDep,
+    show_holder: HolderDep,
     crs: OutputCrs = None,
     f: Format = None,
 ):
-    c = _collection(collection_id)
+    c = ogc.for_caller(_collection(collection_id), show_holder)
     _refuse_unknown(request, {"f", "crs"})
     output = _crs(crs)
     try:

@@ -4,10 +4,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import (
     GEOJSON,
+    AsOfDep,
     BBoxDep,
     GeoJSONResponse,
+    HolderDep,
     IfMatchDep,
     PagingDep,
+    ReadAccess,
     SettingsDep,
     WriteKey,
     collection,
@@ -19,16 +22,22 @@ from app.api.deps import (
 from app.db import SessionDep
 from app.errors import ValidationProblem
 from app.models import ConflictType, FacilityKind, LandStatus
-from app.queries import analysis, features, parcels, search
+from app.queries import analysis, features, history, parcels, search
 from app.queries.parcels import PARCEL, ParcelFilter
 from app.queries.search import SiteCriteria, Sort
 from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.history import ChangeList
 from app.schemas.parcels import ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
 
-router = APIRouter(prefix="/parcels", tags=["parcels"])
+router = APIRouter(prefix="/parcels", tags=["parcels"], dependencies=[ReadAccess])
 
 FEATURE = {200: {"model": ParcelFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
-WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+WRITE = {
+    401: {"model": ProblemOut},
+    403: {"model": ProblemOut},
+    409: {"model": ProblemOut},
+    422: {"model": ProblemOut},
+}
 Repair = Annotated[bool, Query(description="Make invalid geometry valid instead of refusing it.")]
 AllowOverlap = Annotated[bool, Query(description="Store the parcel even if it overlaps others.")]
 ParcelId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The parcel's id.")]
@@ -40,14 +49,18 @@ async def list_parcels(
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    show_holder: HolderDep,
+    as_of: AsOfDep,
     land_status: Annotated[str | None, Query(description="Comma-separated land statuses.")] = None,
     zone: Annotated[str | None, Query(description="Code of a zone that must cover the parcel.")] = None,
 ):
-    """Parcels as a GeoJSON FeatureCollection, ordered by id, filtered by bbox, status and zone."""
-    f = ParcelFilter(bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), zone=zone)
-    return await collection(
-        await parcels.list_parcels(session, f, paging.limit, paging.offset), request, paging
+    """Parcels as a GeoJSON FeatureCollection, ordered by id, filtered by bbox, status and zone;
+    with `as_of`, the parcels as they stood then (deleted ones included, later ones left out)."""
+    f = ParcelFilter(
+        bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), zone=zone, as_of=as_of
     )
+    page = await parcels.list_parcels(session, f, paging.limit, paging.offset, show_holder=show_holder)
+    return await collection(page, request, paging)
 
 
 @router.get("/search", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
@@ -55,6 +68,7 @@ async def search_sites(
     request: Request,
     session: SessionDep,
     paging: PagingDep,
+    show_holder: HolderDep,
     zone: Annotated[
         str | None, Query(description="Comma-separated zone codes the parcel must lie in.")
     ] = None,
@@ -88,9 +102,8 @@ async def search_sites(
         within_m=within_m,
         sort=sort,
     )
-    return await collection(
-        await search.search_sites(session, criteria, paging.limit, paging.offset), request, paging
-    )
+    page = await search.search_sites(session, criteria, paging.limit, paging.offset, show_holder=show_holder)
+    return await collection(page, request, paging)
 
 
 @router.get("/conflicts", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
@@ -99,6 +112,7 @@ async def land_conflicts(
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    show_holder: HolderDep,
     type: Annotated[str, Query(description="Comma-separated: `overlap`, `straddle`.")] = "overlap,straddle",
     zone: Annotated[str | None, Query(description="Only conflicts in or across this zone.")] = None,
 ):
@@ -106,7 +120,9 @@ async def land_conflicts(
     parcels that straddle a zone boundary (the feature is the parcel, with `share_in_zone`).
     Unfiltered it examines every parcel: narrow it with `zone` or `bbox` on large data."""
     kinds = csv_enum("type", type, ConflictType)
-    page = await analysis.conflicts(session, kinds, zone, bbox, paging.limit, paging.offset)
+    page = await analysis.conflicts(
+        session, kinds, zone, bbox, paging.limit, paging.offset, show_holder=show_holder
+    )
     return await collection(page, request, paging)
 
 
@@ -133,8 +149,24 @@ async def create_parcel(
 
 
 @router.get("/{parcel_id}", response_class=GeoJSONResponse, responses=FEATURE)
-async def get_parcel(parcel_id: ParcelId, session: SessionDep):
-    return versioned(await features.fetch(session, PARCEL, parcel_id))
+async def get_parcel(parcel_id: ParcelId, session: SessionDep, show_holder: HolderDep, as_of: AsOfDep):
+    """The parcel; with `as_of`, as it stood then (404 if it did not exist then)."""
+    return versioned(await parcels.get_parcel(session, parcel_id, show_holder=show_holder, as_of=as_of))
+
+
+@router.get("/{parcel_id}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
+async def parcel_history(
+    parcel_id: ParcelId, request: Request, session: SessionDep, paging: PagingDep, show_holder: HolderDep
+):
+    """Every recorded change of the parcel, newest first, also once it is deleted: who, when, the
+    operation, and the row before and after."""
+    row = await history.row_id(session, "parcel", "id", parcel_id)
+    if row is None:
+        raise PARCEL.not_found(parcel_id)
+    page = await history.changes(
+        session, "parcel", row, show_holder=show_holder, limit=paging.limit, offset=paging.offset
+    )
+    return await collection(page, request, paging, member="changes")
 
 
 @router.patch(

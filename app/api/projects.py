@@ -2,18 +2,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.api.deps import IfMatchDep, PagingDep, WriteKey, collection, csv_enum, versioned
+from app.api.deps import IfMatchDep, PagingDep, ReadAccess, WriteKey, collection, csv_enum, versioned
 from app.db import SessionDep
 from app.models import ProjectStatus
-from app.queries import projects
+from app.queries import history, projects
 from app.schemas.common import ProblemOut
+from app.schemas.history import ChangeList
 from app.schemas.projects import ProjectIn, ProjectList, ProjectOut, ProjectPatch
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[ReadAccess])
 
 JSON = "application/json"
 ONE = {200: {"model": ProjectOut}, 404: {"model": ProblemOut}}
-WRITE = {401: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+WRITE = {401: {"model": ProblemOut}, 403: {"model": ProblemOut}, 422: {"model": ProblemOut}}
 ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The project's id.")]
 Status = Annotated[str | None, Query(description="Comma-separated statuses.")]
 Sector = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -62,3 +63,16 @@ async def update_project(
 async def delete_project(project_id: ProjectId, session: SessionDep, if_match: IfMatchDep):
     await projects.delete_project(session, project_id, if_match)
     return Response(status_code=204)
+
+
+@router.get("/{project_id}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
+async def project_history(project_id: ProjectId, request: Request, session: SessionDep, paging: PagingDep):
+    """Every recorded change of the project and of its parcel list (table `project_parcel`,
+    `{"parcel_ids": [...]}` before and after), newest first, also once it is deleted."""
+    row = await history.row_id(session, "project", "id", project_id)
+    if row is None:
+        raise projects.not_found(project_id)
+    page = await history.changes(
+        session, "project", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    )
+    return await collection(page, request, paging, member="changes")

@@ -5,13 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.api.deps import ReadAccess
 from app.db import SessionDep
 from app.errors import NotFound
 from app.queries import ogc, tiles
 from app.queries.ogc import COLLECTIONS
 from app.queries.tiles import LAYERS, Layer
 
-router = APIRouter(prefix="/tiles", tags=["vector tiles"])
+router = APIRouter(prefix="/tiles", tags=["vector tiles"], dependencies=[ReadAccess])
 
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE = "public, max-age=60"

@@ -4,10 +4,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import (
     GEOJSON,
+    AdminKey,
     BBoxDep,
     GeoJSONResponse,
+    HolderDep,
     IfMatchDep,
     PagingDep,
+    ReadAccess,
     SettingsDep,
     WriteKey,
     collection,
@@ -16,17 +19,24 @@ from app.api.deps import (
 )
 from app.db import SessionDep
 from app.models import LandStatus
-from app.queries import analysis, features, parcels, projects, zones
+from app.queries import analysis, features, history, parcels, projects, zones
 from app.queries.parcels import ParcelFilter, Relation
 from app.queries.zones import ZONE
 from app.schemas.common import FeatureCollection, ProblemOut
+from app.schemas.history import ChangeList
 from app.schemas.projects import ProjectList
 from app.schemas.zones import Connectivity, ZoneCreate, ZoneFeature, ZonePatch, ZoneSummary
 
-router = APIRouter(prefix="/zones", tags=["zones"])
+router = APIRouter(prefix="/zones", tags=["zones"], dependencies=[ReadAccess])
 
 FEATURE = {200: {"model": ZoneFeature, "content": {GEOJSON: {}}}, 404: {"model": ProblemOut}}
-WRITE = {401: {"model": ProblemOut}, 409: {"model": ProblemOut}, 422: {"model": ProblemOut}}
+WRITE = {
+    401: {"model": ProblemOut},
+    403: {"model": ProblemOut},
+    409: {"model": ProblemOut},
+    422: {"model": ProblemOut},
+}
+DELETE = {401: {"model": ProblemOut}, 403: {"model": ProblemOut}, 404: {"model": ProblemOut}}
 Repair = Annotated[bool, Query(description="Make invalid geometry valid instead of refusing it.")]
 
 
@@ -82,7 +92,7 @@ async def update_zone(
     return versioned(feature)
 
 
-@router.delete("/{code}", status_code=204, dependencies=[WriteKey], responses={404: {"model": ProblemOut}})
+@router.delete("/{code}", status_code=204, dependencies=[AdminKey], responses=DELETE)
 async def delete_zone(code: str, session: SessionDep, if_match: IfMatchDep):
     await features.delete(session, ZONE, code, if_match)
     return Response(status_code=204)
@@ -99,6 +109,7 @@ async def parcels_in_zone(
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    show_holder: HolderDep,
     relation: Annotated[
         Relation,
         Query(
@@ -113,7 +124,9 @@ async def parcels_in_zone(
     f = ParcelFilter(
         bbox=bbox, land_status=csv_enum("land_status", land_status, LandStatus), relation=relation
     )
-    page = await parcels.list_parcels_in_zone(session, code, f, paging.limit, paging.offset)
+    page = await parcels.list_parcels_in_zone(
+        session, code, f, paging.limit, paging.offset, show_holder=show_holder
+    )
     return await collection(page, request, paging)
 
 
@@ -132,3 +145,15 @@ async def zone_summary(code: str, session: SessionDep):
     the available area, the nearest port and IKN (geodesic, from the zone's edge; 0 when inside)
     and the zone's investment projects."""
     return Response(await analysis.zone_summary(session, code), media_type="application/json")
+
+
+@router.get("/{code}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
+async def zone_history(code: str, request: Request, session: SessionDep, paging: PagingDep):
+    """Every recorded change of the zone, newest first, also once it is deleted."""
+    row = await history.row_id(session, "zone", "code", code)
+    if row is None:
+        raise ZONE.not_found(code)
+    page = await history.changes(
+        session, "zone", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    )
+    return await collection(page, request, paging, member="changes")

@@ -105,12 +105,19 @@ CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom),
 WHERE {{scope}}
 """
 
+# {holder} is filled in per caller: t.holder, or null (personal data).
 STRADDLING = f"""
 SELECT 'straddle' AS conflict, t.id AS first_id, NULL::bigint AS second_id,
     {
     feature_sql(
         "format('straddle-%s-%s', t.id, z.code)",
-        {**PROPERTIES, "conflict": "'straddle'", "zone": "z.code", "share_in_zone": SHARE_IN_ZONE},
+        {
+            **PROPERTIES,
+            "holder": "{holder}",
+            "conflict": "'straddle'",
+            "zone": "z.code",
+            "share_in_zone": SHARE_IN_ZONE,
+        },
     )
 } AS feature
 FROM zone z JOIN parcel t ON {STRADDLES}
@@ -119,7 +126,14 @@ WHERE {{scope}}
 
 
 async def conflicts(
-    session: AsyncSession, kinds: list[str], zone: str | None, bbox: BBox | None, limit: int, offset: int
+    session: AsyncSession,
+    kinds: list[str],
+    zone: str | None,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    *,
+    show_holder: bool,
 ) -> Page:
     """Overlapping parcel pairs (with the overlap in m²) and parcels straddling a zone boundary
     (with their share inside), as one FeatureCollection: overlaps first, by parcel id."""
@@ -140,7 +154,8 @@ async def conflicts(
     if "overlap" in kinds:
         parts.append(OVERLAPS.format(first=first, scope=" AND ".join(overlap_scope)))
     if "straddle" in kinds:
-        parts.append(STRADDLING.format(scope=" AND ".join(straddle_scope)))
+        holder = "t.holder" if show_holder else "NULL::text"
+        parts.append(STRADDLING.format(scope=" AND ".join(straddle_scope), holder=holder))
     source = "(" + " UNION ALL ".join(parts) + ") t"
     return await features.page(
         session,

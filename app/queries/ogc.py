@@ -6,7 +6,7 @@ repeats or skips a feature while the data is unchanged and stays fast deep into 
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import text
@@ -303,3 +303,22 @@ async def item(
 ) -> str | None:
     sql = f"SELECT ({collection.feature(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
     return await session.scalar(text(sql), {"id": feature_id})
+
+
+def for_caller(collection: Collection, show_holder: bool) -> Collection:
+    """The collection as this caller may see it: without the parcels' `holder` (personal data,
+    null in features and not a queryable) unless `show_holder`."""
+    if show_holder or "holder" not in collection.properties:
+        return collection
+    return PUBLIC_COLLECTIONS[collection.id]
+
+
+PUBLIC_COLLECTIONS = {
+    c.id: replace(
+        c,
+        properties={**c.properties, "holder": "NULL::text"},
+        queryables={name: q for name, q in c.queryables.items() if name != "holder"},
+    )
+    for c in COLLECTIONS.values()
+    if "holder" in c.properties
+}

@@ -1,14 +1,15 @@
 """Parcels: writes under the overlap rule, filtered pages, parcels in a zone, distances to facilities."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ParcelOverlap
+from app.errors import NotFound, ParcelOverlap
 from app.geometry import POLYGONAL, BBox, GeometryRules
-from app.queries import features
+from app.queries import features, history
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
 from app.queries.zones import ZONE, check_zone_filter, zone_exists
@@ -49,6 +50,20 @@ PARCEL = Resource(
     jsonb_columns=frozenset({"attributes"}),
 )
 
+# A parcel's holder is personal data: callers who may not see it (app.api.deps.sees_holder) get
+# null in its place, wherever parcels are rendered.
+PUBLIC_PROPERTIES = {**PROPERTIES, "holder": "NULL::text"}
+PARCEL_PUBLIC = replace(PARCEL, properties=PUBLIC_PROPERTIES)
+
+
+def properties(show_holder: bool) -> dict[str, str]:
+    return PROPERTIES if show_holder else PUBLIC_PROPERTIES
+
+
+def resource(show_holder: bool) -> Resource:
+    return PARCEL if show_holder else PARCEL_PUBLIC
+
+
 # Share of the parcel's (geodesic) area inside zone `z`; 1 without computing an intersection
 # when the zone covers the parcel.
 SHARE_IN_ZONE = (
@@ -56,7 +71,11 @@ SHARE_IN_ZONE = (
     "ELSE round((ST_Area(ST_Intersection(t.geom, z.geom)::geography, true) "
     "/ nullif(t.area_ha * 10000.0, 0))::numeric, 6) END"
 )
-FEATURE_WITH_SHARE = feature_sql("t.id", {**PROPERTIES, "share_in_zone": SHARE_IN_ZONE})
+
+
+def feature_with_share(show_holder: bool) -> str:
+    return feature_sql("t.id", {**properties(show_holder), "share_in_zone": SHARE_IN_ZONE})
+
 
 ZONE_RELATION = {
     "within": "ST_Covers(z.geom, t.geom)",
@@ -70,13 +89,17 @@ class ParcelFilter:
     land_status: list[str] | None = None
     zone: str | None = None
     relation: Relation = "within"
+    as_of: datetime | None = None  # the parcels as they stood then (app.queries.history)
 
 
 def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
     """FROM clause, conditions and parameters for a filter. Each condition is index-served."""
     source, where, params = "parcel t", [], {}
+    if f.as_of is not None:
+        source = history.state_as_of("parcel")
+        params["as_of"] = f.as_of
     if f.zone is not None:
-        source = f"parcel t JOIN zone z ON z.code = :zone AND {ZONE_RELATION[f.relation]}"
+        source = f"{source} JOIN zone z ON z.code = :zone AND {ZONE_RELATION[f.relation]}"
         params["zone"] = f.zone
     if f.bbox is not None:
         where.append("ST_Intersects(t.geom, ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326))")
@@ -87,11 +110,13 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
     return source, where, params
 
 
-async def _page(session: AsyncSession, f: ParcelFilter, limit: int, offset: int, with_share: bool) -> Page:
+async def _page(
+    session: AsyncSession, f: ParcelFilter, limit: int, offset: int, with_share: bool, show_holder: bool
+) -> Page:
     source, where, params = _scope(f)
     return await features.page(
         session,
-        feature=FEATURE_WITH_SHARE if with_share else PARCEL.feature,
+        feature=feature_with_share(show_holder) if with_share else resource(show_holder).feature,
         source=source,
         where=where,
         params=params,
@@ -101,20 +126,36 @@ async def _page(session: AsyncSession, f: ParcelFilter, limit: int, offset: int,
     )
 
 
-async def list_parcels(session: AsyncSession, f: ParcelFilter, limit: int, offset: int) -> Page:
+async def list_parcels(
+    session: AsyncSession, f: ParcelFilter, limit: int, offset: int, *, show_holder: bool
+) -> Page:
     """Parcels matching the filter; an unknown zone in the filter is a bad parameter (422)."""
     await check_zone_filter(session, f.zone)
-    return await _page(session, f, limit, offset, with_share=False)
+    return await _page(session, f, limit, offset, with_share=False, show_holder=show_holder)
 
 
 async def list_parcels_in_zone(
-    session: AsyncSession, code: str, f: ParcelFilter, limit: int, offset: int
+    session: AsyncSession, code: str, f: ParcelFilter, limit: int, offset: int, *, show_holder: bool
 ) -> Page:
     """The parcels in zone `code` (404 if there is none) by `f.relation`, with the filter's other criteria."""
     if not await zone_exists(session, code):
         raise ZONE.not_found(code)
     scoped = ParcelFilter(bbox=f.bbox, land_status=f.land_status, zone=code, relation=f.relation)
-    return await _page(session, scoped, limit, offset, with_share=f.relation == "intersects")
+    with_share = f.relation == "intersects"
+    return await _page(session, scoped, limit, offset, with_share=with_share, show_holder=show_holder)
+
+
+async def get_parcel(
+    session: AsyncSession, parcel_id: int, *, show_holder: bool, as_of: datetime | None = None
+) -> str:
+    """One parcel as a Feature: as it is, or as it stood at `as_of` (404 if it did not exist then)."""
+    if as_of is None:
+        return await features.fetch(session, resource(show_holder), parcel_id)
+    sql = f"SELECT ({resource(show_holder).feature})::text FROM {history.row_as_of('parcel')}"
+    feature = await session.scalar(text(sql), {"id": parcel_id, "as_of": as_of})
+    if feature is None:
+        raise NotFound(f"No parcel with id {parcel_id} at {as_of.isoformat()}.")
+    return feature
 
 
 async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 0) -> None:

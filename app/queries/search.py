@@ -25,7 +25,7 @@ from app.errors import ValidationProblem
 from app.queries import features
 from app.queries.facilities import KNN_PARAMS, nearest_distance
 from app.queries.features import Page, feature_sql
-from app.queries.parcels import PROPERTIES
+from app.queries.parcels import properties
 
 Sort = Literal["area_ha", "-area_ha", "distance_to_port", "distance_to_capital"]
 
@@ -133,7 +133,9 @@ def _spatial(c: SiteCriteria, counts: dict[str, int], zone_m2: float) -> list[Sp
     return sorted(spatial, key=lambda s: s.reach_m2)
 
 
-async def search_sites(session: AsyncSession, c: SiteCriteria, limit: int, offset: int) -> Page:
+async def search_sites(
+    session: AsyncSession, c: SiteCriteria, limit: int, offset: int, *, show_holder: bool
+) -> Page:
     counts, zone_m2, missing = await _ground(session, c.zones)
     if missing:
         raise ValidationProblem(f"zone: no zone with code {', '.join(map(repr, missing))}.")
@@ -164,7 +166,7 @@ async def search_sites(session: AsyncSession, c: SiteCriteria, limit: int, offse
     if c.near is not None:
         params.update(near_lon=c.near[0], near_lat=c.near[1])
     judged = {
-        **PROPERTIES,
+        **properties(show_holder),
         "distance_to_port_m": f"round({TO_PORT}::numeric, 2)",
         "distance_to_capital_m": f"round({TO_CAPITAL}::numeric, 2)",
     }
