@@ -102,7 +102,7 @@ END $$;
 CREATE FUNCTION parcel_rules() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     reason text := nullif(current_setting('kaltim.allow_overlap', true), '');
-    found bigint[];
+    hits bigint[];
     refused bigint[];
     bad record;
 BEGIN
@@ -112,15 +112,15 @@ BEGIN
         PERFORM take_cells(NEW.geom);
     END IF;
 
-    SELECT array_agg(p.id ORDER BY p.id) INTO found FROM parcel p
+    SELECT array_agg(p.id ORDER BY p.id) INTO hits FROM parcel p
     WHERE p.geom && NEW.geom AND p.id <> NEW.id AND ST_Relate(p.geom, NEW.geom, '2********');
-    IF found IS NOT NULL THEN
+    IF hits IS NOT NULL THEN
         IF reason IS NOT NULL THEN
             INSERT INTO parcel_overlap_allowed (parcel_id, other_id, reason)
-            SELECT least(NEW.id, o), greatest(NEW.id, o), reason FROM unnest(found) o
+            SELECT least(NEW.id, o), greatest(NEW.id, o), reason FROM unnest(hits) o
             ON CONFLICT DO NOTHING;
         ELSE
-            SELECT array_agg(o ORDER BY o) INTO refused FROM unnest(found) o
+            SELECT array_agg(o ORDER BY o) INTO refused FROM unnest(hits) o
             WHERE NOT EXISTS (
                 SELECT 1 FROM parcel_overlap_allowed a
                 WHERE a.parcel_id = least(NEW.id, o) AND a.other_id = greatest(NEW.id, o));
