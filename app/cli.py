@@ -64,7 +64,10 @@ async def _generate(session, args: argparse.Namespace) -> str:
     started = time.perf_counter()
     batch = f"{args.seed:x}{int(time.time()) % 100000:05d}"
     loaded = await bulk.copy_parcels(
-        session, generate.COLUMNS, generate.rows(zones, args.count, args.seed, batch)
+        session,
+        generate.COLUMNS,
+        generate.rows(zones, args.count, args.seed, batch),
+        allow_overlap=generate.OVERLAP_REASON,
     )
     seconds = time.perf_counter() - started
     gone = f"{removed} generated parcels removed; " if args.replace else ""

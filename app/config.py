@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     query_timeout_s: float = Field(
         10.0, gt=0, description="Time budget of every query of an ordinary request."
     )
+    lock_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="How long a write waits for ground or rows another write holds before it gets 503.",
+    )
     heavy_pool_size: int = Field(
         2,
         ge=1,

@@ -23,10 +23,12 @@ def make_engine(
     pool_size: int | None = None,
     pool_timeout_s: float = 30.0,
     query_timeout_s: float | None = None,
+    lock_timeout_s: float | None = None,
 ) -> AsyncEngine:
     """An engine on `settings.database_url`. With `query_timeout_s`, every statement on its
     connections is cancelled by PostgreSQL when it runs longer (and a transaction left idle
-    for long is ended), so no request can hold a connection for ever."""
+    for long is ended), so no request can hold a connection for ever. With `lock_timeout_s`, a
+    wait for a lock another transaction holds ends with an error (55P03) after that long."""
     server_settings = {
         "application_name": "kaltim-land-api",
         # JIT compilation costs ~0.5 s on queries whose cost estimates are high because of PostGIS
@@ -36,6 +38,8 @@ def make_engine(
     if query_timeout_s is not None:
         server_settings["statement_timeout"] = str(int(query_timeout_s * 1000))
         server_settings["idle_in_transaction_session_timeout"] = str(int(max(60, 4 * query_timeout_s) * 1000))
+    if lock_timeout_s is not None:
+        server_settings["lock_timeout"] = str(int(lock_timeout_s * 1000))
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
@@ -64,12 +68,14 @@ class Pools:
                 settings,
                 pool_timeout_s=settings.db_pool_timeout_s,
                 query_timeout_s=settings.query_timeout_s,
+                lock_timeout_s=settings.lock_timeout_s,
             ),
             heavy=make_engine(
                 settings,
                 pool_size=settings.heavy_pool_size,
                 pool_timeout_s=settings.heavy_wait_s,
                 query_timeout_s=settings.heavy_query_timeout_s,
+                lock_timeout_s=settings.lock_timeout_s,
             ),
         )
 

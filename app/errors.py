@@ -1,6 +1,7 @@
 """Domain errors and their RFC 9457 problem responses, mapped in one place."""
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -32,7 +33,17 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "parcel-overlap": (
         "Parcel overlaps",
         "The parcel's interior overlaps other parcels, listed in `overlapping_parcel_ids`. "
-        "Send `allow_overlap=true` to store it anyway.",
+        "Send `allow_overlap=true` to store it anyway (the overlap is then recorded as allowed).",
+    ),
+    "project-rule": (
+        "Project rule",
+        "The change would put a project's parcel outside the project's zone, or give a parcel to a "
+        "second active project. `project_id`, `project`, `zone` and `parcel_ids` name what conflicts.",
+    ),
+    "conflict-retry": (
+        "Concurrent write",
+        "A concurrent write touched the same ground (or the same rows) and this one was stopped "
+        "before it changed anything; send it again.",
     ),
     "in-use": (
         "In use",
@@ -62,6 +73,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Service unavailable",
         "The database cannot be reached just now, or every connection is busy. Nothing was changed; "
         "retry after the number of seconds in `Retry-After`.",
+    ),
+    "busy": (
+        "Busy",
+        "Another write held the ground or the rows this one needed for longer than the lock timeout "
+        "(setting LOCK_TIMEOUT_S); nothing was changed. Retry after `Retry-After` seconds.",
     ),
     "timeout": (
         "Query over its time budget",
@@ -157,6 +173,25 @@ class OverBudget(Unavailable):
     retry_after = 10
 
 
+class Busy(Unavailable):
+    """A lock wait ran past lock_timeout (55P03)."""
+
+    slug = "busy"
+    retry_after = 2
+
+
+class ProjectRule(Problem):
+    status = 409
+    slug = "project-rule"
+
+
+class ConflictRetry(Problem):
+    """Serialization failure (40001) or deadlock (40P01): the write lost a race; send it again."""
+
+    status = 409
+    slug = "conflict-retry"
+
+
 # A 503's Retry-After header: how many seconds a client should wait before it tries again.
 def _retry_headers(status: int, retry_after: int | None) -> dict | None:
     return {"Retry-After": str(retry_after)} if status == 503 and retry_after else None
@@ -196,6 +231,37 @@ def _sqlstate(exc: DBAPIError) -> tuple[str, str | None]:
     return getattr(orig, "sqlstate", "") or "", getattr(orig, "constraint_name", None)
 
 
+def _detail(exc: DBAPIError) -> Any:
+    """The JSON the database's rule triggers put in DETAIL (None if there is none)."""
+    orig = getattr(exc.orig, "__cause__", None) or exc.orig
+    try:
+        return json.loads(getattr(orig, "detail", None) or "null")
+    except ValueError:
+        return None
+
+
+def _message(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "__cause__", None) or exc.orig).splitlines()[0]
+
+
+def rule_problem(exc: BaseException) -> Problem | None:
+    """The problem for a refusal by one of the database's rules (triggers, the one-active-project
+    index) or a lost race between writers, else None."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    sqlstate, constraint = _sqlstate(exc)
+    if sqlstate == "KL001":
+        return ParcelOverlap([int(i) for i in _detail(exc) or []])
+    if sqlstate == "KL002":
+        found = _detail(exc) or {}
+        return ProjectRule(_message(exc) + ".", **{k: v for k, v in found.items() if k != "rule"})
+    if sqlstate == "23505" and constraint == "ux_project_parcel_active_parcel_id":
+        return ProjectRule("A parcel can serve only one active project; it is already used by another.")
+    if sqlstate in ("40001", "40P01"):
+        return ConflictRetry("A concurrent write touched the same ground; retry.")
+    return None
+
+
 # 08: connection exceptions; 57P01-57P03: the server shuts down, crashed or is starting;
 # 53300: too many connections.
 UNREACHABLE = ("08", "57P01", "57P02", "57P03", "53300")
@@ -211,6 +277,8 @@ def unavailable(exc: BaseException) -> Unavailable | None:
         sqlstate, _ = _sqlstate(exc)
         if sqlstate == "57014":
             return OverBudget("The query took longer than its time budget and was stopped.")
+        if sqlstate == "55P03":
+            return Busy("Another write held what this one needed for longer than the lock timeout.")
         if sqlstate.startswith(UNREACHABLE):
             return Unavailable("The database is not available just now; retry shortly.")
         if not sqlstate and (exc.connection_invalidated or isinstance(exc.orig, CONNECTION_ERRORS)):
@@ -263,6 +331,11 @@ def install(app: FastAPI) -> None:
         problem = unavailable(exc)
         if problem is not None:
             return _unavailable(request, problem)
+        refused = rule_problem(exc)
+        if refused is not None:
+            return problem_response(
+                refused.status, refused.slug, refused.detail, request, **refused.extensions
+            )
         sqlstate, constraint = _sqlstate(exc)
         if sqlstate == "23505":
             return problem_response(
@@ -272,7 +345,7 @@ def install(app: FastAPI) -> None:
             detail = IN_USE.get(constraint, "Another resource refers to it.")
             return problem_response(409, "in-use", detail, request, constraint=constraint)
         if sqlstate.startswith(("22", "23")):
-            message = str(getattr(exc.orig, "__cause__", None) or exc.orig).splitlines()[0]
+            message = _message(exc)
             return problem_response(
                 422, "validation", f"The database refused a value: {message}", request, constraint=constraint
             )

@@ -6,19 +6,23 @@ from enum import StrEnum
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Computed,
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     MetaData,
     Numeric,
     Table,
     Text,
+    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -56,6 +60,7 @@ class ProjectStatus(StrEnum):
     negotiating = "negotiating"
     committed = "committed"
     operating = "operating"
+    withdrawn = "withdrawn"  # inactive: its parcels are free for another project
 
 
 class ConflictType(StrEnum):
@@ -192,7 +197,46 @@ project_parcel = Table(
     Column(
         "parcel_id", BigInteger, ForeignKey("parcel.id", ondelete="RESTRICT"), primary_key=True, index=True
     ),
+    # The project's `active`, copied by the foreign key below (set on insert by a trigger).
+    Column("active", Boolean, server_default="true", nullable=False),
+    ForeignKeyConstraint(
+        ["project_id", "active"],
+        ["project.id", "project.active"],
+        name="fk_project_parcel_project_id_active_project",
+        onupdate="CASCADE",
+        ondelete="CASCADE",
+    ),
+    # A parcel serves at most one active project.
+    Index("ux_project_parcel_active_parcel_id", "parcel_id", unique=True, postgresql_where=text("active")),
 )
+
+
+class ParcelCell(Base):
+    """Ground cells of 0.01 degree: writers change the rows of the cells their geometry touches
+    before they check the rules there (see migration 0003)."""
+
+    __tablename__ = "parcel_cell"
+
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1", nullable=False)
+
+
+class ParcelOverlapAllowed(Base):
+    """Pairs of parcels (parcel_id < other_id) whose interiors may overlap, and why."""
+
+    __tablename__ = "parcel_overlap_allowed"
+    __table_args__ = (CheckConstraint("parcel_id < other_id", name="canonical"),)
+
+    parcel_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True
+    )
+    other_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
 
 
 class Project(Timestamps, Base):
@@ -202,6 +246,7 @@ class Project(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(one_of("status", ProjectStatus), name="status"),
         CheckConstraint("investment_value_usd IS NULL OR investment_value_usd >= 0", name="value"),
+        UniqueConstraint("id", "active", name="uq_project_id_active"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -209,6 +254,7 @@ class Project(Timestamps, Base):
     sector: Mapped[str] = mapped_column(Text, nullable=False)
     investment_value_usd: Mapped[float | None] = mapped_column(Numeric(18, 2))
     status: Mapped[str] = mapped_column(Text, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, Computed("status <> 'withdrawn'", persisted=True))
     zone_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("zone.id", ondelete="RESTRICT"), nullable=False, index=True
     )

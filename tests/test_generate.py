@@ -7,7 +7,12 @@ from tests.conftest import scalar
 
 async def load(session, count: int, seed: int = 7) -> int:
     zones = [generate.ZoneCentre(*row) for row in await bulk.zone_centres(session)]
-    return await bulk.copy_parcels(session, generate.COLUMNS, generate.rows(zones, count, seed, "t"))
+    return await bulk.copy_parcels(
+        session,
+        generate.COLUMNS,
+        generate.rows(zones, count, seed, "t"),
+        allow_overlap=generate.OVERLAP_REASON,
+    )
 
 
 async def test_generates_the_count_asked_for(session, seeded):

@@ -21,9 +21,22 @@ async def delete_generated_parcels(session: AsyncSession) -> int:
     return result.rowcount
 
 
-async def copy_parcels(session: AsyncSession, columns: Sequence[str], chunks: Iterable[bytes]) -> int:
+async def copy_parcels(
+    session: AsyncSession,
+    columns: Sequence[str],
+    chunks: Iterable[bytes],
+    *,
+    allow_overlap: str | None = None,
+) -> int:
     """COPY parcel rows (text format, in `columns` order) in the session's transaction, then
-    refresh the planner's statistics and commit. Returns the number of rows loaded."""
+    refresh the planner's statistics and commit. Returns the number of rows loaded.
+
+    The database's rules apply to every row: a row overlapping another parcel fails the whole
+    COPY, unless `allow_overlap` gives a reason, under which the overlaps are recorded as allowed."""
+    if allow_overlap:
+        await session.execute(
+            text("SELECT set_config('kaltim.allow_overlap', :r, true)"), {"r": allow_overlap}
+        )
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
 

@@ -1,21 +1,23 @@
-"""Parcels: writes under the overlap rule, filtered pages, parcels in a zone, distances to facilities."""
+"""Parcels: writes (the database keeps the overlap rule), filtered pages, parcels in a zone, distances."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound, ParcelOverlap
+from app.errors import NotFound
 from app.geometry import POLYGONAL, BBox, GeometryRules
 from app.queries import features, history
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
-from app.queries.features import GEOM_FROM_WKB, Page, Resource, feature_sql
+from app.queries.features import Page, Resource, feature_sql
 from app.queries.zones import ZONE, check_zone_filter, zone_exists
 from app.schemas.parcels import ParcelCreate, ParcelPatch
 
 Relation = Literal["within", "intersects"]
+T = TypeVar("T")
 
 # The zones a parcel lies in are a spatial fact, computed from the zone geometry on every read.
 # "Parcel within zone" is written ST_Covers(zone, parcel), not ST_CoveredBy(parcel, zone): the same
@@ -158,29 +160,33 @@ async def get_parcel(
     return feature
 
 
-async def _refuse_overlap(session: AsyncSession, geom: bytes, exclude_id: int = 0) -> None:
-    """Refuse a geometry whose interior overlaps another parcel's (shared edges are fine).
+# The overlap rule lives in the database (trigger parcel_rules, migration 0003): an insert or a
+# move whose interior overlaps another parcel is refused with the ids (SQLSTATE KL001, a 409
+# parcel-overlap problem), unless the transaction's setting kaltim.allow_overlap gives a reason,
+# in which case the overlaps are recorded as allowed.
+ALLOW_OVERLAP = "SELECT set_config('kaltim.allow_overlap', :reason, true)"
+API_REASON = "allowed by the caller (allow_overlap=true)"
 
-    Parcel geometry writes are serialised by a transaction-level advisory lock, so two
-    concurrent writes cannot both pass this check with overlapping parcels.
-    """
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('parcel.geom'))"))
-    sql = f"""
-        WITH g AS (SELECT {GEOM_FROM_WKB} AS geom)
-        SELECT p.id FROM parcel p, g
-        WHERE p.geom && g.geom AND ST_Relate(p.geom, g.geom, '2********') AND p.id <> :exclude
-        ORDER BY p.id LIMIT 100
-    """
-    ids = list((await session.scalars(text(sql), {"geom": geom, "exclude": exclude_id})).all())
-    if ids:
-        raise ParcelOverlap(ids)
+
+async def _writing(session: AsyncSession, allow_overlap: bool, write: Callable[[], Awaitable[T]]) -> T:
+    """Run `write` with overlaps allowed (and recorded) if asked, and the setting cleared after
+    (a failed write takes the setting with it when its transaction is rolled back)."""
+    if not allow_overlap:
+        return await write()
+    await session.execute(text(ALLOW_OVERLAP), {"reason": API_REASON})
+    result = await write()
+    await session.execute(text(ALLOW_OVERLAP), {"reason": ""})
+    return result
 
 
 async def create_parcel(
     session: AsyncSession, body: ParcelCreate, rules: GeometryRules, *, repair: bool, allow_overlap: bool
 ) -> tuple[int, str]:
-    check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom)
-    return await features.create(session, PARCEL, body, rules, repair=repair, check=check)
+    return await _writing(
+        session,
+        allow_overlap,
+        lambda: features.create(session, PARCEL, body, rules, repair=repair),
+    )
 
 
 async def update_parcel(
@@ -193,9 +199,10 @@ async def update_parcel(
     allow_overlap: bool,
     if_match: list[str] | None = None,
 ) -> str:
-    check = None if allow_overlap else lambda geom: _refuse_overlap(session, geom, exclude_id=parcel_id)
-    return await features.patch(
-        session, PARCEL, parcel_id, body, rules, repair=repair, check=check, if_match=if_match
+    return await _writing(
+        session,
+        allow_overlap,
+        lambda: features.patch(session, PARCEL, parcel_id, body, rules, repair=repair, if_match=if_match),
     )
 
 

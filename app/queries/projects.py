@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound, ValidationProblem
+from app.errors import NotFound, ProjectRule, ValidationProblem
 from app.queries import features
 from app.queries.features import PRECISION, Page
 from app.queries.versions import check_if_match
@@ -109,6 +109,27 @@ async def _check(session: AsyncSession, zone: str, parcel_ids: list[int]) -> int
     return zone_id
 
 
+async def _check_free(
+    session: AsyncSession, project_id: int | None, status: str, parcel_ids: list[int]
+) -> None:
+    """An active project's parcels may not serve another active project (the database's partial
+    unique index keeps the rule; this names the other project)."""
+    if status == "withdrawn" or not parcel_ids:
+        return
+    sql = """SELECT pp.parcel_id, pr.id, pr.name
+             FROM project_parcel pp JOIN project pr ON pr.id = pp.project_id
+             WHERE pp.active AND pp.parcel_id = ANY(CAST(:ids AS bigint[])) AND pr.id <> :id
+             ORDER BY pp.parcel_id"""
+    rows = (await session.execute(text(sql), {"ids": parcel_ids, "id": project_id or 0})).all()
+    if rows:
+        taken = ", ".join(f"parcel {r.parcel_id} (project {r.id}, {r.name!r})" for r in rows)
+        raise ProjectRule(
+            f"A parcel serves at most one active project: {taken}.",
+            parcel_ids=[r.parcel_id for r in rows],
+            project_ids=sorted({r.id for r in rows}),
+        )
+
+
 async def _set_parcels(session: AsyncSession, project_id: int, parcel_ids: list[int]) -> None:
     await session.execute(text("DELETE FROM project_parcel WHERE project_id = :id"), {"id": project_id})
     await session.execute(
@@ -146,16 +167,17 @@ async def _update(session: AsyncSession, project_id: int, values: dict[str, Any]
 
 
 CURRENT = """
-    SELECT z.code AS zone,
+    SELECT z.code AS zone, t.status,
            coalesce(array_agg(pp.parcel_id ORDER BY pp.parcel_id)
                     FILTER (WHERE pp.parcel_id IS NOT NULL), '{}') AS parcel_ids
     FROM project t JOIN zone z ON z.id = t.zone_id LEFT JOIN project_parcel pp ON pp.project_id = t.id
-    WHERE t.id = :id GROUP BY z.code
+    WHERE t.id = :id GROUP BY z.code, t.status
 """
 
 
 async def create_project(session: AsyncSession, body: ProjectIn) -> tuple[int, str]:
     zone_id = await _check(session, body.zone, body.parcel_ids)
+    await _check_free(session, None, body.status, body.parcel_ids)
     project_id = await _insert(session, _values(body, set(COLUMNS)), zone_id)
     await _set_parcels(session, project_id, body.parcel_ids)
     await session.commit()
@@ -187,6 +209,8 @@ async def update_project(
     zone = body.zone if "zone" in sent else current.zone
     parcel_ids = body.parcel_ids if "parcel_ids" in sent else list(current.parcel_ids)
     zone_id = await _check(session, zone, parcel_ids)
+    status = body.status if "status" in sent else current.status
+    await _check_free(session, project_id, status, parcel_ids)
     await _update(session, project_id, _values(body, sent), zone_id)
     if "parcel_ids" in sent:
         await _set_parcels(session, project_id, parcel_ids)

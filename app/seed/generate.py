@@ -21,6 +21,8 @@ import shapely
 METRES_PER_DEGREE_LAT = 110_574.0
 METRES_PER_DEGREE_LON_AT_EQUATOR = 111_320.0
 OVERLAP_EVERY = 2_000  # one deliberate overlap per this many parcels
+# The reason the bulk load gives the database for the deliberate overlaps, recorded with each.
+OVERLAP_REASON = "generated demo overlap"
 
 STATUSES = np.array(["available", "reserved", "allocated", "occupied"])
 STATUS_SHARES = [0.45, 0.20, 0.15, 0.20]
