@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="Largest request body; larger ones get 413 before they are read or the key is checked.",
     )
     max_vertices: int = Field(100_000, ge=4, description="Positions one incoming geometry may hold.")
+    cql2_max_length: int = Field(20_000, ge=100, description="Characters a CQL2 `filter` may hold.")
+    cql2_max_depth: int = Field(30, ge=2, description="How deeply a CQL2 `filter` may nest.")
+    cql2_max_nodes: int = Field(
+        500, ge=2, description="Terms (predicates and values) a CQL2 `filter` may hold."
+    )
     max_parts: int = Field(10_000, ge=1, description="Parts one incoming multi-geometry may hold.")
     db_pool_size: int = Field(10, ge=1, description="Connections for ordinary requests, per worker.")
     db_pool_timeout_s: float = Field(

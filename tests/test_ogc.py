@@ -351,3 +351,134 @@ async def test_cql2_like_in_and_spatial_filters(server):
     expected = [f["id"] for f in parcels if shape(f["geometry"]).within(area)]
     assert [f["id"] for f in within["features"]] == expected and expected
     assert len(expected) < len(native["features"])  # the edge parcels meet the box but are not within it
+
+
+def _json(value) -> str:
+    return json.dumps(value)
+
+
+POINT_FAR = {"type": "Point", "coordinates": [1, 2], "crs": {"type": "name", "properties": {"name": "odd"}}}
+
+
+@pytest.mark.parametrize(
+    "lang,expression,words",
+    [
+        ("cql2-text", "S_INTERSECTS(geometry, POLYGON((116 -1, 117 -2, 117 -1, 116 -2, 116 -1)))", "invalid"),
+        ("cql2-text", "S_INTERSECTS(geometry, POLYGON((116 -1, 117 -1, 117 -2)))", "not closed"),
+        ("cql2-text", "S_INTERSECTS(geometry, POLYGON((116 -1, 117 -1)))", "not closed"),
+        ("cql2-text", "S_INTERSECTS(geometry, POINT EMPTY)", ""),
+        (
+            "cql2-json",
+            _json(
+                {
+                    "op": "s_intersects",
+                    "args": [{"property": "geometry"}, {"type": "Point", "coordinates": []}],
+                }
+            ),
+            "",
+        ),
+        ("cql2-text", "area_ha > 1e400", "out of range"),
+        ("cql2-text", "S_INTERSECTS(geometry, POINT(200 1))", "outside"),
+        ("cql2-text", "S_INTERSECTS(geometry, POINT(116 95))", "outside"),
+        ("cql2-text", "S_INTERSECTS(land_status, POINT(1 2))", "spatial functions"),
+        ("cql2-text", "area_ha = POINT(1 2)", "spatial functions"),
+        ("cql2-text", "area_ha LIKE '1%'", "LIKE"),
+        ("cql2-text", "S_RELATE(geometry, POINT(116 -1), 'XYZ')", ""),
+        (
+            "cql2-json",
+            _json(
+                {
+                    "op": "s_relate",
+                    "args": [{"property": "geometry"}, {"type": "Point", "coordinates": [116, -1]}, "XYZ"],
+                }
+            ),
+            "",
+        ),
+        ("cql2-json", _json({"op": "s_intersects", "args": [{"property": "geometry"}, POINT_FAR]}), "crs"),
+        ("cql2-text", " AND ".join(["area_ha > 1"] * 3000), "CQL2_MAX_LENGTH"),
+        ("cql2-text", " AND ".join(["area_ha > 1"] * 600), "CQL2_MAX_NODES"),
+        (
+            "cql2-json",
+            _json({"op": "and", "args": [{"op": ">", "args": [{"property": "area_ha"}, 1]}] * 300}),
+            "CQL2_MAX_NODES",
+        ),
+        ("cql2-json", "[]", "object"),
+        ("cql2-json", "5", "object"),
+        ("cql2-json", '"x"', "object"),
+        ("cql2-json", "null", "object"),
+        ("cql2-text", "(" * 40 + "area_ha > 1" + ")" * 40, "CQL2_MAX_DEPTH"),
+        (
+            "cql2-json",
+            '{"op":"not","args":[' * 40 + '{"op":">","args":[{"property":"area_ha"},1]}' + "]}" * 40,
+            "CQL2_MAX_DEPTH",
+        ),
+        ("cql2-json", "[" * 9000 + "]" * 9000, "CQL2_MAX_DEPTH"),
+    ],
+)
+async def test_bad_cql2_filters_are_400_problems(server, lang, expression, words):
+    from tests.test_bad_input import assert_problem
+
+    base, _ = server
+    response = get(base, "/ogc/collections/parcels/items", filter=expression, **{"filter-lang": lang})
+    body = assert_problem(response, 400)
+    assert words in body["detail"]
+
+
+async def test_cql2_forms_the_standard_allows(server):
+    """BBOX literals (text and JSON, in the right slots), three-argument between, white space,
+    Z coordinates, a GeometryCollection literal and a bare true or false, checked against shapely."""
+    from shapely.geometry import box
+
+    base, _ = server
+    parcels = everything(base)
+    x0, y0, x1, y1 = 116.7, -1.2, 116.85, -1.05
+    area = box(x0, y0, x1, y1)
+    expected = [f["id"] for f in parcels if shape(f["geometry"]).intersects(area)]
+    assert expected and len(expected) < len(parcels)
+    ring = f"{x0} {y0} 5, {x1} {y0} 5, {x1} {y1} 5, {x0} {y1} 5, {x0} {y0} 5"
+    for lang, expression in [
+        ("cql2-text", f"S_INTERSECTS(geometry, BBOX({x0},{y0},{x1},{y1}))"),
+        ("cql2-text", f"S_INTERSECTS(\n\tgeometry,\r\n\tPOLYGON Z (({ring}))\n)"),
+        (
+            "cql2-json",
+            _json({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [x0, y0, x1, y1]}]}),
+        ),
+        (
+            "cql2-json",
+            _json(
+                {
+                    "op": "s_intersects",
+                    "args": [
+                        {"property": "geometry"},
+                        {
+                            "type": "GeometryCollection",
+                            "geometries": [
+                                {
+                                    "type": "Polygon",
+                                    "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+                                }
+                            ],
+                        },
+                    ],
+                }
+            ),
+        ),
+    ]:
+        body = get(
+            base, "/ogc/collections/parcels/items", filter=expression, limit=10000, **{"filter-lang": lang}
+        ).json()
+        assert [f["id"] for f in body["features"]] == expected, expression
+    between = _json({"op": "between", "args": [{"property": "area_ha"}, 1, 5]})
+    body = get(
+        base, "/ogc/collections/parcels/items", filter=between, limit=10000, **{"filter-lang": "cql2-json"}
+    ).json()
+    want = [f["id"] for f in parcels if 1 <= f["properties"]["area_ha"] <= 5]
+    assert [f["id"] for f in body["features"]] == want and want
+    for lang, true, false in [("cql2-text", "TRUE", "false"), ("cql2-json", "true", "false")]:
+        on = get(
+            base, "/ogc/collections/parcels/items", filter=true, limit=10000, **{"filter-lang": lang}
+        ).json()
+        off = get(
+            base, "/ogc/collections/parcels/items", filter=false, limit=10000, **{"filter-lang": lang}
+        ).json()
+        assert [f["id"] for f in on["features"]] == [f["id"] for f in parcels] and off["features"] == []

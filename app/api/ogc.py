@@ -314,7 +314,19 @@ async def items(
         raise BadRequest("after and before cannot be used together.")
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
     try:
-        cql = None if filter is None else cql2.to_sql(c, filter, filter_lang)
+        cql = (
+            None
+            if filter is None
+            else cql2.to_sql(
+                c,
+                filter,
+                filter_lang,
+                max_length=settings.cql2_max_length,
+                max_depth=settings.cql2_max_depth,
+                max_nodes=settings.cql2_max_nodes,
+                max_vertices=settings.max_vertices,
+            )
+        )
     except cql2.FilterInvalid as exc:
         raise BadRequest(str(exc)) from None
     page = await ogc.items(
