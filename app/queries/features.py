@@ -125,9 +125,6 @@ async def update(
     return feature
 
 
-GeometryCheck = Callable[[bytes], Awaitable[None]]
-
-
 def _geometry(resource: Resource, geometry: Any, rules: GeometryRules, repair: bool) -> bytes:
     return to_wkb(normalise(geometry.model_dump(), resource.geometry_types, rules, repair=repair))
 
@@ -139,12 +136,10 @@ async def create(
     rules: GeometryRules,
     *,
     repair: bool = False,
-    check: GeometryCheck | None = None,
 ) -> tuple[Any, str]:
-    """Store an incoming Feature after the geometry rules (and `check`, if given) pass; commit."""
+    """Store an incoming Feature after the geometry rules pass; commit. The database's own
+    rules (overlaps, projects) refuse what they must."""
     geom = _geometry(resource, body.geometry, rules, repair)
-    if check is not None:
-        await check(geom)
     key, feature = await insert(session, resource, body.properties.model_dump(mode="json"), geom)
     await session.commit()
     return key, feature
@@ -173,7 +168,6 @@ async def patch(
     rules: GeometryRules,
     *,
     repair: bool = False,
-    check: GeometryCheck | None = None,
     if_match: list[str] | None = None,
 ) -> str:
     """Apply a partial Feature: the properties it holds and its geometry, if any; commit.
@@ -181,8 +175,6 @@ async def patch(
     geom = None
     if body.geometry is not None:
         geom = _geometry(resource, body.geometry, rules, repair)
-        if check is not None:
-            await check(geom)
     values = body.properties.model_dump(mode="json", exclude_unset=True)
     await check_version(session, resource, key, if_match)
     feature = await update(session, resource, key, values, geom)
