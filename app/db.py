@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
+
+CONNECT_TIMEOUT_S = 10.0
+CLIENT_MARGIN_S = 5.0
 
 
 def make_engine(
@@ -40,13 +44,19 @@ def make_engine(
         server_settings["idle_in_transaction_session_timeout"] = str(int(max(60, 4 * query_timeout_s) * 1000))
     if lock_timeout_s is not None:
         server_settings["lock_timeout"] = str(int(lock_timeout_s * 1000))
+    # Client-side bounds too: a connection whose server vanished without closing it (a restarted
+    # container behind a proxy, a dropped network) must not hang a request. PostgreSQL cancels a
+    # query over budget first; the driver gives up CLIENT_MARGIN_S later.
+    connect_args: dict = {"server_settings": server_settings, "timeout": CONNECT_TIMEOUT_S}
+    if query_timeout_s is not None:
+        connect_args["command_timeout"] = query_timeout_s + CLIENT_MARGIN_S
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout_s,
         pool_pre_ping=True,
-        connect_args={"server_settings": server_settings},
+        connect_args=connect_args,
     )
 
 
@@ -102,8 +112,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     pools: Pools = request.app.state.pools
     expensive = request.app.state.is_expensive(request)
     sessions = pools.heavy_sessions if expensive else pools.sessions
-    async with sessions() as session, rollback_on_error(session):
-        yield session
+    session = sessions()
+    try:
+        async with rollback_on_error(session):
+            yield session
+    finally:
+        await close_quietly(session)
+
+
+async def close_quietly(session: AsyncSession) -> None:
+    """Close the session. If its connection has died meanwhile (the database restarted after the
+    answer was sent), PostgreSQL has already ended the transaction: there is nothing left to undo,
+    and the pool drops the dead connection."""
+    try:
+        await session.close()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app.config import Settings
+from app.db import Pools, close_quietly
 from app.main import create_app
 from tests.conftest import API_KEY, AUTH, free_port, make_settings, prepared_database, scalar
 from tests.geo import ORIGIN, parcel, rectangle
@@ -192,3 +193,30 @@ async def test_vertex_and_part_counts_are_bounded(client, session):
     parts["geometry"]["coordinates"] = squares[:3]
     assert (await client.post("/parcels", json=parts, headers=AUTH)).status_code == 201
     assert await parcels_stored(session) == 1
+
+
+async def test_a_request_without_an_answer_by_its_deadline_gets_503(migrated):
+    app = create_app(make_settings(migrated).model_copy(update={"request_deadline_s": 0.001}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.get("/parcels?limit=10")
+    problem = assert_problem(response, 503, "unavailable")
+    assert "no answer within 0.001 s" in problem["detail"] and response.headers["retry-after"] == "5"
+
+
+async def test_a_session_whose_connection_died_after_its_work_closes_quietly(migrated):
+    # The database restarting between a request's answer and the session's close must not
+    # turn into an error after the answer (the server would drop the client's connection).
+    pools = Pools.open(make_settings(migrated))
+    try:
+        session = pools.sessions()
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        async with pools.heavy.connect() as other:
+            assert await other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await close_quietly(session)
+        # The pool dropped the dead connection: the next session gets a live one.
+        async with pools.sessions() as fresh:
+            assert await fresh.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await pools.close()
