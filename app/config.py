@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     heavy_query_timeout_s: float = Field(
         30.0, gt=0, description="Time budget of every query of an expensive read."
     )
+    request_deadline_s: float = Field(
+        45.0,
+        gt=0,
+        description="A request that has not begun to answer after this long is cancelled and gets 503.",
+    )
     heavy_page_size: int = Field(
         1_000, ge=1, description="Pages asking for more features than this count as expensive reads."
     )

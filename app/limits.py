@@ -6,6 +6,8 @@
 - CancelOnDisconnect: when the client goes away before its answer is complete, the request's
   task is cancelled, and with it its query (asyncpg asks PostgreSQL to cancel the statement), so
   an abandoned request gives its connection back at once instead of running to its time budget.
+  A request that has not begun to answer after `request_deadline_s` (a connection stuck on a
+  database that vanished, say) is cancelled too and answered 503 with Retry-After.
 """
 
 import asyncio
@@ -59,8 +61,9 @@ class BodyLimit:
 
 
 class CancelOnDisconnect:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, deadline_s: float) -> None:
         self.app = app
+        self.deadline_s = deadline_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,8 +98,12 @@ class CancelOnDisconnect:
             next_message.cancel()
             return disconnected.result()
 
+        started = False
+
         async def app_send(message: Message) -> None:
-            nonlocal complete
+            nonlocal complete, started
+            if message["type"] == "http.response.start":
+                started = True
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 complete = True
             await send(message)
@@ -116,6 +123,13 @@ class CancelOnDisconnect:
 
         watcher = asyncio.create_task(watch())
         try:
+            done, _ = await asyncio.wait({task}, timeout=self.deadline_s)
+            if not done and not started:  # stuck before answering: give up, say so, free its connection
+                task.cancel()
+                detail = f"The request found no answer within {self.deadline_s:g} s; retry shortly."
+                response = problem_response(503, "unavailable", detail, Request(scope), {"Retry-After": "5"})
+                await response(scope, receive, send)
+                return
             await task
         except asyncio.CancelledError:
             if not (watcher.done() and not watcher.cancelled()):
@@ -126,7 +140,7 @@ class CancelOnDisconnect:
                 disconnected.cancel()
 
 
-def install(app: Any, max_body_bytes: int) -> None:
+def install(app: Any, max_body_bytes: int, deadline_s: float) -> None:
     """Inside CORS and compression (app/http.py): the body bound first, then cancellation."""
-    app.add_middleware(CancelOnDisconnect)
+    app.add_middleware(CancelOnDisconnect, deadline_s=deadline_s)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

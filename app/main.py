@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.is_expensive = partial(cost.is_expensive, settings)
     errors.install(app)
-    limits.install(app, settings.max_body_bytes)
+    limits.install(app, settings.max_body_bytes, settings.request_deadline_s)
     http.install(app, settings)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
