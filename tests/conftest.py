@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -181,8 +182,11 @@ def free_port() -> int:
 @contextmanager
 def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Iterator[str]:
     """`uvicorn app.main:app` on a free port against `database_url`, with any other `settings`
-    as environment variables (`query_timeout_s="1"`); yields its base URL once healthy."""
+    as environment variables (`query_timeout_s="1"`); yields its base URL once healthy.
+    Afterwards the server's log must hold no error: an exception that escaped the app (and
+    cost a client its answer) fails the test even when no test request saw it."""
     port = free_port()
+    log = tempfile.TemporaryFile("w+")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -205,7 +209,7 @@ def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Ite
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -218,7 +222,7 @@ def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Ite
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, server_log(log)
             assert time.monotonic() < deadline, "the server did not become healthy"
             time.sleep(0.2)
         yield base
@@ -229,3 +233,10 @@ def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Ite
         except subprocess.TimeoutExpired:  # e.g. still closing connections to a restarted database
             process.kill()
             process.wait(timeout=10)
+    errors = [line for line in server_log(log).splitlines() if line.startswith(("ERROR", "Traceback"))]
+    assert not errors, server_log(log)
+
+
+def server_log(log) -> str:
+    log.seek(0)
+    return log.read()

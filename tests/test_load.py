@@ -118,6 +118,12 @@ async def test_expensive_reads_cannot_starve_cheap_ones(crowded):
 
 CONTESTED = (115.0, -1.0)  # far from the zones and the generated parcels
 WRITERS, PARCELS_EACH, UPDATERS, INCREMENTS_EACH, ABANDONED = 10, 5, 10, 5, 10
+WAIT_S = 60  # how long a client waits for any one answer
+# A write may go unanswered while the database restarts (seen, rarely, with PostgreSQL in a
+# container): at most this many, each counted and reported; it is never taken as acknowledged.
+MAX_UNANSWERED = 2
+SLOWEST: list[float] = []  # seconds each answered request took, for the report
+UNANSWERED: list[str] = []
 
 
 async def write_until_answered(http, method: str, path: str, **kwargs) -> httpx.Response:
@@ -126,7 +132,9 @@ async def write_until_answered(http, method: str, path: str, **kwargs) -> httpx.
     write could have been applied before its connection broke."""
     for _ in range(60):
         try:
-            response = await http.request(method, path, timeout=60, **kwargs)
+            started = time.perf_counter()
+            response = await http.request(method, path, timeout=WAIT_S, **kwargs)
+            SLOWEST.append(time.perf_counter() - started)
         except httpx.ReadError:
             if method != "GET":
                 raise
@@ -138,6 +146,13 @@ async def write_until_answered(http, method: str, path: str, **kwargs) -> httpx.
 
 
 async def test_load_and_faults(crowded, engine):
+    try:
+        await abuse(crowded)
+    finally:
+        await engine.dispose()  # the suite's own pooled connections do not survive the restart
+
+
+async def abuse(crowded: str) -> None:
     import random
 
     from shapely.geometry import shape
@@ -189,11 +204,15 @@ async def test_load_and_faults(crowded, engine):
                     for _ in range(PARCELS_EACH)
                 ]
                 for i, ring in enumerate(shapes):
-                    response = note(
-                        await write_until_answered(
-                            http, "POST", "/parcels", json=parcel(ring, f"LOAD-{w}-{i}"), headers=auth
+                    try:
+                        response = note(
+                            await write_until_answered(
+                                http, "POST", "/parcels", json=parcel(ring, f"LOAD-{w}-{i}"), headers=auth
+                            )
                         )
-                    )
+                    except httpx.ReadTimeout:
+                        UNANSWERED.append(f"POST LOAD-{w}-{i}")
+                        continue
                     if response.status_code == 201:
                         acknowledged[response.json()["id"]] = response.json()["geometry"]
                     else:
@@ -218,9 +237,11 @@ async def test_load_and_faults(crowded, engine):
                                 counter_path,
                                 json={"properties": {"attributes": {"n": n + 1}}},
                                 headers={**auth, "If-Match": read.headers["etag"]},
-                                timeout=60,
+                                timeout=WAIT_S,
                             )
-                        except httpx.TransportError:
+                        except httpx.TransportError as exc:
+                            if isinstance(exc, httpx.ReadTimeout):
+                                UNANSWERED.append("PATCH counter")
                             unknown_increments += 1
                             continue
                         note(response)
@@ -268,7 +289,6 @@ async def test_load_and_faults(crowded, engine):
                     )
                 ).json()["features"]
             }
-    await engine.dispose()  # the suite's own pooled connections did not survive the restart
 
     assert 500 not in statuses and not [s for s in statuses if s >= 500 and s != 503]
     lost = [
@@ -289,11 +309,14 @@ async def test_load_and_faults(crowded, engine):
     assert overlaps == [], "overlapping parcels stored"
     n = final["properties"]["attributes"]["n"]
     assert increments <= n <= increments + unknown_increments, (increments, n, unknown_increments)
+    assert len(UNANSWERED) <= MAX_UNANSWERED, UNANSWERED
     p50 = statistics.median(cheap_latency)
     print(
         f"\nload and faults: {len(statuses)} responses, none 500; {len(acknowledged)} parcels stored of "
         f"{WRITERS * (PARCELS_EACH + 1)} tried, 0 lost, 0 overlapping; {increments} increments acknowledged, "
         f"counter {n} ({unknown_increments} of unknown outcome); 503s: {statuses.count(503)}; "
-        f"cheap reads p50 {p50 * 1000:.1f} ms over {len(cheap_latency)}"
+        f"cheap reads p50 {p50 * 1000:.1f} ms over {len(cheap_latency)}; "
+        f"slowest answer {max(SLOWEST):.1f} s; "
+        f"unanswered within {WAIT_S} s: {UNANSWERED or 'none'}"
     )
     assert p50 < 0.25
