@@ -312,7 +312,13 @@ async def items(
     box = None if bbox is None else (_bbox(bbox, bbox_in), bbox_in)
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
-    filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
+    filters = {}
+    for name, queryable in c.queryables.items():
+        if name in request.query_params:
+            try:
+                filters[name] = queryable.value(request.query_params[name])
+            except ValueError:
+                raise BadRequest(f"{name}: must be a {queryable.kind}.") from None
     try:
         cql = (
             None

@@ -7,6 +7,8 @@ repeats or skips a feature while the data is unchanged and stays fast deep into 
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -67,6 +69,26 @@ class Queryable:
     column: str  # SQL over alias t
     schema: dict[str, Any]  # JSON Schema of its values
 
+    @property
+    def kind(self) -> str:
+        """string, number or timestamp: how filters compare it."""
+        return "timestamp" if self.schema.get("format") == "date-time" else self.schema["type"]
+
+    def value(self, text: str) -> Any:
+        """A query parameter's text as a value of this queryable; ValueError if it is not one."""
+        if self.kind == "number":
+            try:
+                number = Decimal(text)
+            except ArithmeticError:
+                raise ValueError(text) from None
+            if not number.is_finite():
+                raise ValueError(text)
+            return number
+        if self.kind == "timestamp":
+            moment = datetime.fromisoformat(text)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return text
+
 
 def _text(title: str) -> Queryable:
     return Queryable("", {"type": "string", "title": title})
@@ -78,6 +100,10 @@ def _enum(title: str, enum: type) -> Queryable:
 
 def _number(title: str, column: str = "") -> Queryable:
     return Queryable(column, {"type": "number", "title": title})
+
+
+def _timestamp(title: str) -> Queryable:
+    return Queryable("", {"type": "string", "format": "date-time", "title": title})
 
 
 @dataclass(frozen=True)
@@ -155,6 +181,8 @@ COLLECTIONS = {
                 "sector": _text("Sector"),
                 "area_ha": _number("Area (ha)"),
                 "price_idr_per_m2": _number("Price (IDR per m²)"),
+                "created_at": _timestamp("Recorded at"),
+                "updated_at": _timestamp("Last changed at"),
             },
         ),
         Collection(
@@ -221,7 +249,7 @@ async def extent(session: AsyncSession, collection: Collection) -> list[float] |
 def _conditions(
     collection: Collection,
     bbox: tuple[BBox, Crs] | None,
-    filters: dict[str, str],
+    filters: dict[str, Any],
     cql: tuple[str, dict] | None,
 ) -> tuple[list[str], dict]:
     where, params = [], {}
@@ -243,7 +271,7 @@ async def items(
     collection: Collection,
     *,
     bbox: tuple[BBox, Crs] | None,
-    filters: dict[str, str],
+    filters: dict[str, Any],
     limit: int,
     after: Any = None,
     before: Any = None,
