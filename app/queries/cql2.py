@@ -11,6 +11,8 @@ a bare true or false).
 import json
 import math
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import shapely
@@ -22,12 +24,31 @@ from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
-from sqlalchemy import Float, Text, literal_column
+from sqlalchemy import DateTime, Float, Text, literal_column
 from sqlalchemy.dialects.postgresql import psycopg2
 
 from app.queries.ogc import Collection
 
-CQL2_TYPES = {"string": Text, "number": Float}
+CQL2_TYPES = {"string": Text, "number": Float, "timestamp": DateTime(timezone=True)}
+DECLARED = (
+    "this service's CQL2 conformance classes are basic-cql2, advanced-comparison-operators, "
+    "basic-spatial-functions and spatial-functions"
+)
+# Names that may stand before "(" in cql2-text: the spatial functions, geometry literals, temporal
+# literals and the keywords of the declared classes. Any other is a function the service lacks.
+_TEXT_CALLS = {
+    "BBOX", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
+    "GEOMETRYCOLLECTION", "DATE", "TIMESTAMP", "IN", "AND", "OR", "NOT", "Z", "LIKE", "BETWEEN",
+}  # fmt: skip
+_JSON_OPS = {
+    "and", "or", "not", "=", "<>", "<", ">", "<=", ">=", "like", "between", "in", "isnull",
+    "s_intersects", "s_equals", "s_disjoint", "s_touches", "s_within", "s_overlaps", "s_crosses",
+    "s_contains", "s_relate",
+}  # fmt: skip
+_CALL = re.compile(r"([A-Za-z_][\w:.]*)\s*\(")
+# An operator of arithmetic outside string literals (not the sign of an exponent, 1e-5).
+_ARITHMETIC = re.compile(r"(?<![0-9][eE])\+|[*/^%]|(?<![0-9])[A-Za-z_)\"]\s*-|\bdiv\b", re.IGNORECASE)
+_TEMPORAL_LITERAL = re.compile(r"\b(date|timestamp)\s*\(", re.IGNORECASE)
 CRS84_NAMES = {
     "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
     "urn:ogc:def:crs:OGC:1.3:CRS84",
@@ -45,6 +66,54 @@ _Z = re.compile(
 
 class FilterInvalid(ValueError):
     """A filter that does not parse, names a property that cannot be filtered, or is too big."""
+
+
+def _unsupported(what: str) -> FilterInvalid:
+    return FilterInvalid(f"filter: {what} not supported: {DECLARED}.")
+
+
+def _kind_of_call(name: str) -> str:
+    upper = name.upper()
+    if upper.startswith("T_") or upper == "INTERVAL":
+        return f"temporal functions ({name}) are"
+    if upper.startswith("A_"):
+        return f"array functions ({name}) are"
+    if upper in ("CASEI", "ACCENTI"):
+        return f"{upper} (case- and accent-insensitive comparison) is"
+    return f"functions ({name}) are"
+
+
+def _check_text_classes(text: str) -> None:
+    """Refuse, by name, what belongs to a conformance class the service does not declare."""
+    outside = _STRING.sub("''", text)
+    for match in _CALL.finditer(outside):
+        name = match.group(1)
+        if not name.upper().startswith("S_") and name.upper() not in _TEXT_CALLS:
+            raise _unsupported(_kind_of_call(name))
+    if _ARITHMETIC.search(outside):
+        raise _unsupported("arithmetic is")
+
+
+def _check_json_classes(node: Any) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if "interval" in item:
+                raise _unsupported("temporal intervals are")
+            op = item.get("op")
+            if isinstance(op, str) and op.lower() not in _JSON_OPS:
+                if op in ("+", "-", "*", "/", "^", "%", "div"):
+                    raise _unsupported("arithmetic is")
+                raise _unsupported(_kind_of_call(op))
+            if "function" in item:
+                function = item["function"]
+                raise _unsupported(
+                    _kind_of_call(str(function.get("name") if isinstance(function, dict) else function))
+                )
+            stack.extend(item.values())
 
 
 def _box(numbers: list[Any]) -> dict:
@@ -81,6 +150,7 @@ def _prepare_text(text: str) -> str:
     def change(part: str) -> str:
         part = re.sub(r"\s", " ", part)  # line breaks and tabs are white space too
         part = _Z.sub(r"\1", part)
+        part = _TEMPORAL_LITERAL.sub(lambda m: m.group(1).upper() + "(", part)  # keywords in any case
         return _BBOX.sub(_text_bbox, part)
 
     return _outside_strings(text, change)
@@ -207,7 +277,9 @@ def _check(ast: Any, types: dict[str, str], max_nodes: int, max_vertices: int) -
                 raise FilterInvalid("filter: spatial functions compare geometries (geometry or a literal).")
             if isinstance(node, cql_ast.Relate) and not RELATE_PATTERN.fullmatch(str(node.pattern)):
                 raise FilterInvalid("filter: an S_RELATE pattern is 9 characters of 0, 1, 2, T, F or *.")
-        elif isinstance(node, cql_ast.Predicate) and not isinstance(node, (cql_ast.Combination, cql_ast.Not)):
+        elif isinstance(node, cql_ast.Predicate) and not isinstance(
+            node, (cql_ast.Combination, cql_ast.Not, cql_ast.IsNull)
+        ):
             operands = children + extra
             if any(_is_geometry(operand) for operand in operands):
                 raise FilterInvalid("filter: geometries are compared with spatial functions only (S_...).")
@@ -225,7 +297,12 @@ def _check_operands(node: Any, operands: list[Any], types: dict[str, str]) -> No
         for value in operands:
             if isinstance(value, cql_ast.Node) or value is None:
                 continue
-            ok = _number(value) if kind == "number" else isinstance(value, str)
+            if kind == "number":
+                ok = _number(value)
+            elif kind == "timestamp":
+                ok = isinstance(value, date)  # a DATE or a TIMESTAMP (datetime is a date too)
+            else:
+                ok = isinstance(value, str)
             if not ok:
                 raise FilterInvalid(f"filter: {name} is a {kind}; {value!r} is not.")
 
@@ -247,6 +324,7 @@ def _parse(expression: str, lang: str, max_depth: int, max_nodes: int) -> Any:
             raise FilterInvalid(f"filter: nested deeper than {max_depth} (CQL2_MAX_DEPTH).")
         if size > max_nodes:
             raise FilterInvalid(f"filter: more than {max_nodes} terms (CQL2_MAX_NODES).")
+        _check_json_classes(data)
         return parse_cql2_json(_prepare_json(data))
     text = _prepare_text(expression).strip()
     if text.lower() in ("true", "false"):
@@ -256,6 +334,7 @@ def _parse(expression: str, lang: str, max_depth: int, max_nodes: int) -> Any:
     terms = len(re.findall(r"\b(?:AND|OR)\b", _outside_strings(text, str.upper)))
     if terms >= max_nodes:
         raise FilterInvalid(f"filter: more than {max_nodes} terms (CQL2_MAX_NODES).")
+    _check_text_classes(text)
     return parse_cql2_text(text)
 
 
@@ -284,12 +363,11 @@ def to_sql(
         raise FilterInvalid(f"filter: {str(exc).splitlines()[0]}") from None
     if isinstance(ast, bool):
         return ("TRUE" if ast else "FALSE"), {}
-    _check(
-        ast, {name: q.schema["type"] for name, q in collection.queryables.items()}, max_nodes, max_vertices
-    )
+    types = {name: q.kind for name, q in collection.queryables.items()}
+    _check(ast, types, max_nodes, max_vertices)
     mapping_ = {
-        name: literal_column(collection.column(name), CQL2_TYPES[q.schema["type"]])
-        for name, q in collection.queryables.items()
+        name: literal_column(collection.column(name), CQL2_TYPES[types[name]])
+        for name in collection.queryables
     }
     mapping_["geometry"] = literal_column(collection.geometry, Geometry("GEOMETRY", srid=4326))
     try:
@@ -305,4 +383,14 @@ def to_sql(
         raise FilterInvalid(f"filter: {str(exc).splitlines()[0]}") from None
     # Parameter names are the columns' with a numbered suffix (t_land_status_1): they cannot meet
     # the page query's own (x0 ... cursor, limit).
-    return str(compiled), dict(compiled.params)
+    return str(compiled), {name: _bound(value) for name, value in compiled.params.items()}
+
+
+def _bound(value: Any) -> Any:
+    """A literal as the driver must send it: a decimal number as written (0.1 stays 0.1 against a
+    numeric column, not 0.1000000000000000055...), a DATE as midnight UTC of that day."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
