@@ -352,6 +352,14 @@ def install(app: FastAPI) -> None:
         log.exception("database error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal", "An unexpected database error occurred.", request)
 
+    # Connection failures raised outside SQLAlchemy's wrapping (a refused or reset connect while
+    # the database restarts) get handlers of their own: a handler for Exception alone answers,
+    # but Starlette then re-raises the error to the server, which logs it and drops the connection.
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.exceptions.InterfaceError)
+    async def _connection(request: Request, exc: Exception) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         problem = unavailable(exc)

@@ -140,7 +140,9 @@ async def test_a_database_that_is_down_gives_503_with_retry_after():
     closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
     app = create_app(Settings(database_url=closed, api_keys=[API_KEY], db_pool_timeout_s=1))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        # Errors must not escape the app after its answer (the server would log them and drop
+        # the client's connection): the transport raises any that do.
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             for path in ("/zones", "/parcels/1", "/ogc/collections/parcels/items", "/parcels/search"):
                 response = await http.get(path)
