@@ -310,3 +310,52 @@ class Change(Base):
     )
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class ImportState(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"  # read to the end; the rows that passed are stored (none in a dry run)
+    refused = "refused"  # all or nothing, and some rows were refused: nothing stored
+    failed = "failed"  # the file could not be read, or the job stopped
+
+
+class ImportJob(Base):
+    """An import of a file into a layer (migration 0005): its options, progress and outcome."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (CheckConstraint(one_of("state", ImportState), name="state"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    layer: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="queued")
+    filename: Mapped[str] = mapped_column(Text, nullable=False)
+    format: Mapped[str | None] = mapped_column(Text)
+    crs: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    rows_checked: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    rows_stored: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    outcome: Mapped[dict | None] = mapped_column(JSONB)  # counts by outcome, warnings
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportRefusal(Base):
+    """A row of an import that was refused, with its reasons and the file's own properties."""
+
+    __tablename__ = "import_refusal"
+
+    job_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("import_job.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    properties: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    geom = mapped_column(Geometry(srid=4326, spatial_index=False))
