@@ -1,13 +1,17 @@
-"""Command line: `python -m app.cli wait-db | seed | demo-parcels | generate-parcels --count N`."""
+"""Command line: `python -m app.cli wait-db | seed | demo-parcels | generate-parcels --count N |
+import FILE | keys ...`."""
 
 import argparse
 import asyncio
+import getpass
 import re
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
+from app import importer
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Role
@@ -36,6 +40,8 @@ async def _run(args: argparse.Namespace) -> str:
     try:
         if args.command == "wait-db":
             return await _wait_for_database(engine, args.timeout)
+        if args.command == "import":
+            return await _import(settings, args)
         async with make_sessionmaker(engine)() as session:
             if args.command == "seed":
                 outcome = await load_reference(session, settings)
@@ -72,6 +78,63 @@ async def _generate(session, args: argparse.Namespace) -> str:
     seconds = time.perf_counter() - started
     gone = f"{removed} generated parcels removed; " if args.replace else ""
     return f"{gone}{loaded} parcels generated around {len(zones)} zones in {seconds:.1f} s"
+
+
+async def _import(settings, args: argparse.Namespace) -> str:
+    """Run an import job here, to its end: the same job, checks and report as POST /imports."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"no file {args.file}")
+    options = importer.Options(
+        layer=args.layer,
+        crs=args.crs,
+        source_layer=args.source_layer,
+        mapping=dict(args.map),
+        dry_run=args.dry_run,
+        mode=args.mode,
+        upsert=args.upsert,
+        repair=args.repair,
+        unknown_fields=args.unknown_fields,
+    )
+    actor = f"cli:{getpass.getuser()}"
+    conn = await importer.connect(settings)
+    try:
+        job_id = await importer.imports.create_job(conn, options.layer, path.name, options.as_json(), actor)
+        outcome = await importer.run_job(
+            conn,
+            job_id,
+            path,
+            path.name,
+            options,
+            actor,
+            settings.geometry_rules,
+            on_progress=lambda line: print(f"import {job_id}: {line}", file=sys.stderr),
+        )
+        refused = await importer.imports.first_refusals(conn, job_id, 50)
+    finally:
+        await conn.close()
+    if "error" in outcome:
+        raise SystemExit(f"import {job_id} failed: {outcome['error']}")
+    lines = [f"import {job_id}: " + ", ".join(f"{k} {v}" for k, v in outcome.items() if isinstance(v, int))]
+    lines += [f"warning: {w}" for w in outcome["warnings"]]
+    lines += [f"row {r['row_number']} ({r['code'] or '-'}): {'; '.join(r['reasons'])}" for r in refused]
+    if outcome["refused"] and options.mode == "all_or_nothing":
+        lines.append(
+            "nothing stored: all or nothing, and rows were refused (--mode skip_invalid stores the rest)"
+        )
+    if outcome["refused"]:
+        args.exit_code = 1  # some rows were refused: scripts can tell
+    print("\n".join(lines))
+    return (
+        "dry run: nothing stored" if options.dry_run else f"{outcome['inserted'] + outcome['updated']} stored"
+    )
+
+
+def field_pair(text: str) -> tuple[str, str]:
+    field, sep, ours = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError("FIELD=PROPERTY, e.g. NIB=code (PROPERTY empty to leave it out)")
+    return field, ours
 
 
 async def _keys(session, args: argparse.Namespace) -> str:
@@ -128,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--count", type=int, required=True, help="how many parcels")
     gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same parcels")
     gen.add_argument("--replace", action="store_true", help="remove previously generated parcels first")
+    imp = commands.add_parser("import", help="import a file into parcels, with every check of POST /imports")
+    imp.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, KML/KMZ or CSV")
+    imp.add_argument("--layer", choices=sorted(importer.imports.TARGETS), default="parcels")
+    imp.add_argument("--crs", help="the coordinates' CRS where the file names none, e.g. EPSG:23837")
+    imp.add_argument("--source-layer", help="the layer of a GeoPackage to read (default: the first)")
+    imp.add_argument("--map", type=field_pair, action="append", default=[], metavar="FIELD=PROPERTY")
+    imp.add_argument("--dry-run", action="store_true", help="check everything, store nothing")
+    imp.add_argument("--mode", choices=["all_or_nothing", "skip_invalid"], default="all_or_nothing")
+    imp.add_argument("--upsert", action="store_true", help="update the parcels whose code exists")
+    imp.add_argument("--repair", action="store_true", help="repair invalid geometry instead of refusing it")
+    imp.add_argument("--unknown-fields", choices=["refuse", "attributes", "ignore"], default="refuse")
     keys_command = commands.add_parser("keys", help="API keys: create, list, revoke")
     actions = keys_command.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="make a key and print it (shown only once)")
@@ -142,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "count", 1) <= 0:
         parser.error("--count must be positive")
     print(asyncio.run(_run(args)))
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,17 @@ class Settings(BaseSettings):
         gt=0,
         description="A request that has not begun to answer after this long is cancelled and gets 503.",
     )
+    import_max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest file POST /imports accepts (413 past it, before the upload is read).",
+    )
+    import_timeout_s: float = Field(
+        3600.0, gt=0, description="Time budget of each statement of an import job."
+    )
+    import_dir: str | None = Field(
+        None, description="Where uploads wait for their job (default: the temp dir)."
+    )
     heavy_page_size: int = Field(
         1_000, ge=1, description="Pages asking for more features than this count as expensive reads."
     )

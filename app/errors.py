@@ -62,7 +62,8 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "method-not-allowed": ("Method not allowed", "The resource does not support that method."),
     "too-large": (
         "Request too large",
-        "The request body is larger than the service accepts (setting MAX_BODY_BYTES).",
+        "The request body is larger than the service accepts (setting MAX_BODY_BYTES; for files sent "
+        "to POST /imports, IMPORT_MAX_BYTES).",
     ),
     "precondition-failed": (
         "Precondition failed",
@@ -83,6 +84,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Query over its time budget",
         "The request needed more time in the database than its budget allows and was stopped; nothing "
         "was changed. Narrow it (a smaller bbox or page, a simpler filter), or retry later.",
+    ),
+    "import-invalid": (
+        "File cannot be imported",
+        "The file is not one the import can read as it is (an unsupported or corrupt format, an empty "
+        "file, a zip without a .shp, a CRS PostGIS does not know), or the options do not fit it (a "
+        "mapping from a field it lacks, fields we do not have). `detail` says which; nothing was stored.",
     ),
     "internal": ("Internal error", "An unexpected error; it has been logged."),
 }
@@ -129,6 +136,11 @@ class GeometryInvalid(Problem):
         if hint:
             extensions["hint"] = hint
         super().__init__(reason, **extensions)
+
+
+class ImportInvalid(Problem):
+    status = 422
+    slug = "import-invalid"
 
 
 class NotFound(Problem):

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.config import Settings
 from app.errors import problem_response
 
 
@@ -25,22 +26,34 @@ def _too_large(limit: int) -> str:
     return f"The request body is larger than {limit:,} bytes, the most this service accepts."
 
 
+UPLOADS = ("POST", "/imports")  # the one request whose body is a file: its own bound, no deadline
+
+
+def _upload(scope: Scope) -> bool:
+    return (scope.get("method"), scope.get("path")) == UPLOADS
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.body_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_bytes if _upload(scope) else self.body_bytes
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             status, detail = None, ""
             if not declared.strip().isdigit():
                 status, detail = 400, "The Content-Length header is not a number."
-            elif int(declared) > self.max_bytes:
-                status, detail = 413, _too_large(self.max_bytes)
+            elif int(declared) > max_bytes:
+                status, detail = 413, _too_large(max_bytes)
             if status is not None:
                 slug = "too-large" if status == 413 else "bad-request"
                 response = problem_response(status, slug, detail, Request(scope), {"Connection": "close"})
@@ -53,8 +66,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, _too_large(self.max_bytes), {"Connection": "close"})
+                if received > max_bytes:
+                    raise HTTPException(413, _too_large(max_bytes), {"Connection": "close"})
             return message
 
         await self.app(scope, limited, send)
@@ -123,7 +136,7 @@ class CancelOnDisconnect:
 
         watcher = asyncio.create_task(watch())
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.deadline_s)
+            done, _ = await asyncio.wait({task}, timeout=None if _upload(scope) else self.deadline_s)
             if not done and not started:  # stuck before answering: give up, say so, free its connection
                 task.cancel()
                 detail = f"The request found no answer within {self.deadline_s:g} s; retry shortly."
@@ -140,7 +153,7 @@ class CancelOnDisconnect:
                 disconnected.cancel()
 
 
-def install(app: Any, max_body_bytes: int, deadline_s: float) -> None:
+def install(app: Any, settings: Settings) -> None:
     """Inside CORS and compression (app/http.py): the body bound first, then cancellation."""
-    app.add_middleware(CancelOnDisconnect, deadline_s=deadline_s)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(CancelOnDisconnect, deadline_s=settings.request_deadline_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.import_max_bytes)

@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import errors, http, limits, openapi
-from app.api import cost, facilities, meta, ogc, parcels, projects, tiles, webmap, zones
+from app.api import cost, facilities, imports, meta, ogc, parcels, projects, tiles, webmap, zones
 from app.api.deps import KeyCache
 from app.config import Settings, get_settings
 from app.db import Pools
+from app.importer import Runner
 
 DESCRIPTION = """
 Land information for East Kalimantan's priority industrial zones — Kariangau (Balikpapan),
@@ -35,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pools = Pools.open(settings)
+        app.state.imports = Runner(settings)
         yield
+        await app.state.imports.close()
         await app.state.pools.close()
 
     app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -43,11 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.is_expensive = partial(cost.is_expensive, settings)
     errors.install(app)
-    limits.install(app, settings.max_body_bytes, settings.request_deadline_s)
+    limits.install(app, settings)
     http.install(app, settings)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
-    for module in (meta, zones, parcels, facilities, projects, ogc, tiles, webmap):
+    for module in (meta, zones, parcels, facilities, projects, imports, ogc, tiles, webmap):
         app.include_router(module.router)
     return app
 

@@ -2,7 +2,8 @@
 clients expect. FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0
 lacks are rewritten: a union with null becomes `nullable`, a list of `examples` becomes one
 `example`, numeric exclusive bounds become a bound with a boolean flag, `const` becomes a
-one-value `enum`, and a `$ref` with siblings moves into `allOf`."""
+one-value `enum`, a `$ref` with siblings moves into `allOf`, and a file (`contentMediaType`)
+becomes `format: binary`."""
 
 from typing import Any
 
@@ -41,6 +42,9 @@ def _to_30(node: Any, in_schema: bool = False) -> Any:
             node[bound] = True
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if in_schema and node.get("type") == "string" and "contentMediaType" in node:
+        node.pop("contentMediaType")
+        node["format"] = "binary"
     if "$ref" in node and len(node) > 1:  # 3.0 ignores siblings of $ref: wrap it
         node["allOf"] = [{"$ref": node.pop("$ref")}]
     return {
