@@ -18,6 +18,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.exports import shapefile_names
 from app.geometry import GeometryRules
 from app.models import ImportState
 from app.queries import imports
@@ -27,7 +28,10 @@ from app.sources import Source, SourceInvalid, batches, open_source
 log = logging.getLogger("app.importer")
 
 BATCH = 10_000
-IGNORED_FIELDS = {"import_row", "import_reasons"}  # written on refused rows sent back to be fixed
+# Fields left out without a word: the reasons written on refused rows sent back to be fixed, and
+# what the service computes itself (its own exports carry them).
+IGNORED_FIELDS = {"import_row", "import_reasons", "id", "area_ha", "zones", "created_at", "updated_at"}
+IGNORED_FIELDS |= {"share_in_zone", "distance_to_port_m", "distance_to_capital_m", "distance_to_point_m"}
 REFUSALS_IN_REPORT = 100
 
 
@@ -63,7 +67,7 @@ class Plan:
 def plan(source: Source, target: imports.Target, options: Options) -> Plan:
     columns = {c.name for c in target.columns}
     names = columns | ({target.extra} if target.extra else set())
-    fields = [f for f in source.fields if f not in IGNORED_FIELDS]
+    fields = [f for f in source.fields if f not in IGNORED_FIELDS or f in options.mapping]
     missing = sorted(set(options.mapping) - set(fields))
     if missing:
         raise OptionsInvalid(f"the mapping names fields the file lacks: {', '.join(missing)}.")
@@ -76,6 +80,8 @@ def plan(source: Source, target: imports.Target, options: Options) -> Plan:
     ours: dict[str, str] = {}
     unknown: list[str] = []
     by_lower = {n.lower(): n for n in names}
+    # Our own Shapefile exports shorten names to 10 characters (land_status -> land_statu).
+    by_lower |= {short.lower(): n for n, short in shapefile_names(sorted(names)).items()}
     for f in fields:
         if f in options.mapping:
             if options.mapping[f]:

@@ -105,10 +105,13 @@ class CancelOnDisconnect:
             if not heard.empty():
                 return heard.get_nowait()
             next_message = asyncio.ensure_future(heard.get())
-            await asyncio.wait({next_message, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-            if next_message.done():
+            try:
+                await asyncio.wait({next_message, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # a streaming response stops listening (cancels us) once it has sent all
+                if not next_message.done():
+                    next_message.cancel()
+            if next_message.done() and not next_message.cancelled():
                 return next_message.result()
-            next_message.cancel()
             return disconnected.result()
 
         started = False

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.api.deps import (
     GEOJSON,
@@ -63,12 +63,7 @@ async def list_parcels(
     return await collection(page, request, paging)
 
 
-@router.get("/search", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
-async def search_sites(
-    request: Request,
-    session: SessionDep,
-    paging: PagingDep,
-    show_holder: HolderDep,
+def site_criteria(
     zone: Annotated[
         str | None, Query(description="Comma-separated zone codes the parcel must lie in.")
     ] = None,
@@ -83,14 +78,11 @@ async def search_sites(
     ] = None,
     within_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
     sort: Annotated[Sort, Query()] = "-area_ha",
-):
-    """The parcels that fit a project: all criteria optional and combined with AND. Each feature
-    carries `distance_to_port_m` and `distance_to_capital_m` (geodesic, to the nearest port and to
-    IKN), and `distance_to_point_m` with `near`. Distance criteria use index-assisted ST_DWithin
-    on the spheroid."""
+) -> SiteCriteria:
+    """The site search's criteria, shared by the search and its export."""
     if min_area_ha is not None and max_area_ha is not None and min_area_ha > max_area_ha:
         raise ValidationProblem("min_area_ha is larger than max_area_ha.")
-    criteria = SiteCriteria(
+    return SiteCriteria(
         land_status=csv_enum("land_status", land_status, LandStatus),
         zones=csv_list(zone),
         min_area_ha=min_area_ha,
@@ -102,6 +94,23 @@ async def search_sites(
         within_m=within_m,
         sort=sort,
     )
+
+
+SiteCriteriaDep = Annotated[SiteCriteria, Depends(site_criteria)]
+
+
+@router.get("/search", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
+async def search_sites(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    show_holder: HolderDep,
+    criteria: SiteCriteriaDep,
+):
+    """The parcels that fit a project: all criteria optional and combined with AND. Each feature
+    carries `distance_to_port_m` and `distance_to_capital_m` (geodesic, to the nearest port and to
+    IKN), and `distance_to_point_m` with `near`. Distance criteria use index-assisted ST_DWithin
+    on the spheroid."""
     page = await search.search_sites(session, criteria, paging.limit, paging.offset, show_holder=show_holder)
     return await collection(page, request, paging)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound
 from app.geometry import POLYGONAL, BBox, GeometryRules
 from app.queries import features, history
+from app.queries.exports import Selection
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import Page, Resource, feature_sql
 from app.queries.zones import ZONE, check_zone_filter, zone_exists
@@ -126,6 +127,27 @@ async def _page(
         limit=limit,
         offset=offset,
     )
+
+
+NUMBERS = frozenset({"price_idr_per_m2", "area_ha", "share_in_zone"})
+
+
+async def selection(
+    session: AsyncSession, f: ParcelFilter, *, show_holder: bool, in_zone: str | None = None
+) -> Selection:
+    """The parcels a list would answer (all of them, unpaged), for an export. `in_zone`: the
+    parcels of that zone (404 if there is none) by the filter's relation."""
+    if in_zone is not None:
+        if not await zone_exists(session, in_zone):
+            raise ZONE.not_found(in_zone)
+        f = ParcelFilter(bbox=f.bbox, land_status=f.land_status, zone=in_zone, relation=f.relation)
+    else:
+        await check_zone_filter(session, f.zone)
+    source, where, params = _scope(f)
+    props = dict(properties(show_holder))
+    if in_zone is not None and f.relation == "intersects":
+        props["share_in_zone"] = SHARE_IN_ZONE
+    return Selection("parcels", source, where, params, props, numbers=NUMBERS)
 
 
 async def list_parcels(

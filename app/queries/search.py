@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationProblem
 from app.queries import features
+from app.queries.exports import Selection
 from app.queries.facilities import KNN_PARAMS, nearest_distance
 from app.queries.features import Page, feature_sql
 from app.queries.parcels import properties
@@ -133,9 +134,9 @@ def _spatial(c: SiteCriteria, counts: dict[str, int], zone_m2: float) -> list[Sp
     return sorted(spatial, key=lambda s: s.reach_m2)
 
 
-async def search_sites(
-    session: AsyncSession, c: SiteCriteria, limit: int, offset: int, *, show_holder: bool
-) -> Page:
+async def site_selection(session: AsyncSession, c: SiteCriteria, *, show_holder: bool) -> Selection:
+    """The parcels that fit the criteria, with their distances, in the criteria's order: what
+    a search answers (paged) and what its export holds (whole)."""
     counts, zone_m2, missing = await _ground(session, c.zones)
     if missing:
         raise ValidationProblem(f"zone: no zone with code {', '.join(map(repr, missing))}.")
@@ -173,13 +174,29 @@ async def search_sites(
     if c.near is not None:
         to_point = f"ST_Distance(t.geom::geography, {NEAR_POINT}::geography, true)"
         judged["distance_to_point_m"] = f"round({to_point}::numeric, 2)"
+    numbers = frozenset({"price_idr_per_m2", "area_ha", "distance_to_port_m", "distance_to_capital_m"})
+    return Selection(
+        "sites",
+        "parcel t",
+        where,
+        params,
+        judged,
+        order=ORDER[c.sort],
+        numbers=numbers | {"distance_to_point_m"},
+    )
+
+
+async def search_sites(
+    session: AsyncSession, c: SiteCriteria, limit: int, offset: int, *, show_holder: bool
+) -> Page:
+    s = await site_selection(session, c, show_holder=show_holder)
     return await features.page(
         session,
-        feature=feature_sql("t.id", judged),
-        source="parcel t",
-        where=where,
-        params=params,
-        order=ORDER[c.sort],
+        feature=feature_sql("t.id", s.properties),
+        source=s.source,
+        where=list(s.where),
+        params=s.params,
+        order=s.order,
         limit=limit,
         offset=offset,
         count_in_query=True,
