@@ -123,7 +123,9 @@ def _text(value: Any) -> str | None:
         if not math.isfinite(value):
             return None
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, dict | list):
+    if isinstance(value, list):  # a list of words (a zone's sectors)
+        return ", ".join(str(v) for v in value) or None
+    if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     text = str(value).strip()
     return text or None
@@ -282,6 +284,8 @@ def _database_message(exc: asyncpg.PostgresError) -> str:
     code = getattr(exc, "sqlstate", "")
     if code == "KL001":
         return f"a parcel written while the import ran overlaps one of its rows ({exc}); nothing was stored."
+    if code == "KL002":
+        return f"the import would leave a project's parcels outside its zone ({exc}); nothing was stored."
     if code in ("55P03", "40001", "40P01"):
         return "other writes held the parcels this import needed; nothing was stored; send it again."
     if code == "57014":

@@ -455,3 +455,51 @@ async def test_the_command_line_runs_the_same_job(server, tmp_path):
     assert set(stored(base, "CLI")) == {"CLI-1"}
     missing = run_cli("app.cli", "import", str(tmp_path / "nothing.gpkg"), database_url=url, check=False)
     assert missing.returncode != 0 and "no file" in missing.stderr
+
+
+async def test_facilities_from_a_csv_of_longitudes_and_latitudes(server, tmp_path):
+    base, _ = server
+    path = tmp_path / "pelabuhan.csv"
+    rows = [
+        ("port-uji-1", "Pelabuhan Uji 1", "port", 116.805, -1.255),
+        ("city-uji-2", "Kota Uji", "city", 117.1, -0.5),
+    ]
+    path.write_text("code,name,kind,lon,lat\n" + "".join(f"{c},{n},{k},{x},{y}\n" for c, n, k, x, y in rows))
+    job = finished(base, post(base, path, layer="facilities"))
+    assert job["state"] == "succeeded" and job["outcome"]["inserted"] == 2, job
+    for code, name, kind, lon, lat in rows:
+        facility = httpx.get(f"{base}/facilities/{code}", headers=AUTH).json()
+        assert facility["properties"]["name"] == name and facility["properties"]["kind"] == kind
+        assert facility["geometry"] == {"type": "Point", "coordinates": [lon, lat]}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,kind,lon,lat\nPort Uji,Pelabuhan,harbour,116.8,-1.2\n")
+    refused = finished(base, post(base, bad, layer="facilities"))
+    reasons = refused["refused_rows"][0]["reasons"]
+    assert (
+        refused["state"] == "refused"
+        and any("bad code" in r for r in reasons)
+        and any("bad kind" in r for r in reasons)
+    )
+
+
+async def test_zones_with_their_sectors(server, tmp_path):
+    base, _ = server
+    ring = rectangle(*move(*KARIANGAU, 90, 20000), 2000, 1500)
+    feature = {
+        "type": "Feature",
+        "properties": {
+            "code": "ki-uji",
+            "name": "KI Uji",
+            "kind": "industrial_estate",
+            "status": "planned",
+            "sectors": ["logistics", "food"],
+        },
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    path = tmp_path / "kawasan.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    job = finished(base, post(base, path, layer="zones"))
+    assert job["state"] == "succeeded" and job["outcome"]["inserted"] == 1, job
+    zone = httpx.get(f"{base}/zones/ki-uji").json()
+    assert zone["properties"]["sectors"] == ["logistics", "food"]
+    assert furthest_m(shape(zone["geometry"]), shape(feature["geometry"])) < 0.01

@@ -55,7 +55,9 @@ async def create_import(
     file: Annotated[
         UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, KML/KMZ or CSV.")
     ],
-    layer: Annotated[Literal["parcels"], Form(description="Where the features go.")] = "parcels",
+    layer: Annotated[
+        Literal["parcels", "zones", "facilities"], Form(description="Where the features go.")
+    ] = "parcels",
     crs: Annotated[
         str | None, Form(description="The coordinates' CRS where the file names none (EPSG:23837).")
     ] = None,

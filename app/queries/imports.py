@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import GeometryRules
-from app.models import ImportState, LandRights, LandStatus
+from app.models import FacilityKind, ImportState, LandRights, LandStatus, ZoneKind, ZoneStatus
 
 LOCK_SPACE = 7_011  # pg_advisory_lock(LOCK_SPACE, job id) is held while a job runs
 
@@ -35,9 +35,11 @@ class Column:
 class Target:
     layer: str
     table: str
+    label: str  # one row, in words (a parcel)
     columns: tuple[Column, ...]
     extra: str | None  # the JSONB column that may take the file's other fields
     polygonal: bool = True
+    overlaps: bool = False  # the no-overlap rule (parcels), checked set-wise before the store
 
 
 def _one_of(values: Sequence[str]) -> str:
@@ -53,6 +55,8 @@ NUMBER = r"^\s*\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 PARCELS = Target(
     layer="parcels",
     table="parcel",
+    label="parcel",
+    overlaps=True,
     columns=(
         Column(
             "code",
@@ -83,7 +87,63 @@ PARCELS = Target(
     ),
     extra="attributes",
 )
-TARGETS = {t.layer: t for t in (PARCELS,)}
+SLUG = Column(
+    "code",
+    required=True,
+    bad="({} !~ '^[a-z0-9]+(-[a-z0-9]+)*$' OR length({}) > 64)",
+    expected="a lower-case slug: letters, digits and single hyphens, at most 64 characters",
+)
+SECTORS = Column(
+    "sectors",
+    bad="length({}) > 2000",
+    expected="comma-separated sectors",
+    value="ARRAY(SELECT btrim(x) FROM unnest(string_to_array({}, ',')) x WHERE btrim(x) <> '')",
+)
+ZONES = Target(
+    layer="zones",
+    table="zone",
+    label="zone",
+    columns=(
+        SLUG,
+        Column("name", required=True, bad="length({}) > 200", expected="text of at most 200 characters"),
+        Column(
+            "kind",
+            required=True,
+            bad=_one_of([k.value for k in ZoneKind]),
+            expected="one of " + ", ".join(k.value for k in ZoneKind),
+        ),
+        Column(
+            "status",
+            required=True,
+            bad=_one_of([k.value for k in ZoneStatus]),
+            expected="one of " + ", ".join(k.value for k in ZoneStatus),
+        ),
+        _text("regency", 200),
+        SECTORS,
+        _text("description", 5000),
+        _text("source", 1000),
+    ),
+    extra="attributes",
+)
+FACILITIES = Target(
+    layer="facilities",
+    table="facility",
+    label="facility",
+    polygonal=False,
+    columns=(
+        SLUG,
+        Column("name", required=True, bad="length({}) > 200", expected="text of at most 200 characters"),
+        Column(
+            "kind",
+            required=True,
+            bad=_one_of([k.value for k in FacilityKind]),
+            expected="one of " + ", ".join(k.value for k in FacilityKind),
+        ),
+        _text("source", 1000),
+    ),
+    extra="attributes",
+)
+TARGETS = {t.layer: t for t in (PARCELS, ZONES, FACILITIES)}
 
 
 def _sql(template: str, column: str) -> str:
@@ -272,7 +332,7 @@ def geometry_checks(target: Target, rules: GeometryRules, repair: bool) -> list[
     return statements
 
 
-def code_checks(upsert: bool) -> list[str]:
+def code_checks(target: Target, upsert: bool) -> list[str]:
     statements = [
         """UPDATE import_stage s SET reasons = s.reasons || format('duplicate code %s (also row %s)',
                quote_literal(s.code), d.first)
@@ -282,10 +342,10 @@ def code_checks(upsert: bool) -> list[str]:
     ]
     if not upsert:
         statements.append(
-            """UPDATE import_stage s SET reasons = s.reasons || format(
-                   'code %s exists already (parcel %s); send upsert=true to update it',
+            f"""UPDATE import_stage s SET reasons = s.reasons || format(
+                   'code %s exists already ({target.label} %s); send upsert=true to update it',
                    quote_literal(s.code), p.id)
-               FROM parcel p WHERE p.code = s.code"""
+               FROM {target.table} p WHERE p.code = s.code"""
         )
     return statements
 
@@ -352,7 +412,10 @@ async def check(
         await conn.execute(statement)
     await conn.execute("CREATE INDEX ON import_stage USING gist (geom)")
     await conn.execute("ANALYZE import_stage")
-    for statement in code_checks(upsert) + overlap_checks(upsert) + project_checks(upsert):
+    statements = code_checks(target, upsert)
+    if target.overlaps:
+        statements += overlap_checks(upsert) + project_checks(upsert)
+    for statement in statements:
         await conn.execute(statement)
 
 
