@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from app import importer
+from app.client import field_pair
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Role
@@ -128,13 +129,6 @@ async def _import(settings, args: argparse.Namespace) -> str:
     return (
         "dry run: nothing stored" if options.dry_run else f"{outcome['inserted'] + outcome['updated']} stored"
     )
-
-
-def field_pair(text: str) -> tuple[str, str]:
-    field, sep, ours = text.partition("=")
-    if not sep or not field:
-        raise argparse.ArgumentTypeError("FIELD=PROPERTY, e.g. NIB=code (PROPERTY empty to leave it out)")
-    return field, ours
 
 
 async def _keys(session, args: argparse.Namespace) -> str:
