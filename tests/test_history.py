@@ -210,14 +210,14 @@ async def test_as_of_answers_the_states_written(client, session, keyed):
 
 
 async def test_as_of_before_history_treats_rows_as_existing_since_created_at(client, session):
-    await execute(session, "ALTER TABLE parcel DISABLE TRIGGER record_change")
+    await execute(session, "ALTER TABLE parcel DISABLE TRIGGER record_inserts")  # a row from before history
     old = await scalar(
         session,
         "INSERT INTO parcel (code, land_status, geom, created_at) "
         "VALUES ('OLD-1', 'occupied', ST_Multi(ST_GeomFromGeoJSON(:g)), '2026-01-01T00:00:00Z') RETURNING id",
         g=json.dumps(polygon(SQUARE)),
     )
-    await execute(session, "ALTER TABLE parcel ENABLE TRIGGER record_change")
+    await execute(session, "ALTER TABLE parcel ENABLE TRIGGER record_inserts")
     assert (await client.get(f"/parcels/{old}/history")).json()["changes"] == []
     assert list(await ids_at(client, "2025-12-31T00:00:00Z")) == []
     assert list(await ids_at(client, "2026-06-01T00:00:00+08:00")) == [old]

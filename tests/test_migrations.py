@@ -65,6 +65,9 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
         }
         assert {(t, "record_change") for t in ("zone", "parcel", "facility", "project")} <= triggers
         assert ("project_parcel", "record_change_insert") in triggers
+        # Revision 0006: inserts are checked and recorded statement by statement.
+        assert {(t, "record_inserts") for t in ("zone", "parcel", "facility", "project")} <= triggers
+        assert {("parcel", "parcel_rules"), ("parcel", "parcel_rules_inserted")} <= triggers
     finally:
         await conn.close()
 

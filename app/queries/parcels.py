@@ -182,7 +182,8 @@ async def get_parcel(
     return feature
 
 
-# The overlap rule lives in the database (trigger parcel_rules, migration 0003): an insert or a
+# The overlap rule lives in the database (triggers parcel_rules_inserted for inserts and
+# parcel_rules for moves, migrations 0003 and 0006): an insert or a
 # move whose interior overlaps another parcel is refused with the ids (SQLSTATE KL001, a 409
 # parcel-overlap problem), unless the transaction's setting kaltim.allow_overlap gives a reason,
 # in which case the overlaps are recorded as allowed.
