@@ -39,7 +39,8 @@ lock:
 	scripts/lock.sh
 
 # A million parcels in a cluster of its own (.bench-pg, kept between runs), the API and tipg;
-# see BENCHMARKS.md. Pass options with BENCH_ARGS="--seconds 3 --only bbox".
+# see BENCHMARKS.md. Pass options with BENCH_ARGS="--seconds 3 --only bbox"; then the import
+# of the same parcels from a GeoPackage against ogr2ogr (BENCH_IMPORT_ARGS="--count 100000").
 bench: install
 	scripts/postgis.sh install
 	test -x .venv-tipg/bin/python || ($(PYTHON) -m venv .venv-tipg && \
@@ -47,6 +48,8 @@ bench: install
 	scripts/postgis.sh start .bench-pg $(BENCH_PGPORT)
 	BENCH_DATABASE_URL=$$(scripts/postgis.sh url .bench-pg $(BENCH_PGPORT) kaltim_bench) \
 		$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+	BENCH_DATABASE_URL=$$(scripts/postgis.sh url .bench-pg $(BENCH_PGPORT) kaltim_bench) \
+		$(VENV)/bin/python -m bench.imports $(BENCH_IMPORT_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check app tests migrations scripts bench

@@ -98,6 +98,7 @@ async def _import(settings, args: argparse.Namespace) -> str:
         unknown_fields=args.unknown_fields,
     )
     actor = f"cli:{getpass.getuser()}"
+    started = time.perf_counter()
     conn = await importer.connect(settings)
     try:
         job_id = await importer.imports.create_job(conn, options.layer, path.name, options.as_json(), actor)
@@ -109,7 +110,9 @@ async def _import(settings, args: argparse.Namespace) -> str:
             options,
             actor,
             settings.geometry_rules,
-            on_progress=lambda line: print(f"import {job_id}: {line}", file=sys.stderr),
+            on_progress=lambda line: print(
+                f"import {job_id}: {line} ({time.perf_counter() - started:.1f} s)", file=sys.stderr
+            ),
         )
         refused = await importer.imports.first_refusals(conn, job_id, 50)
     finally:

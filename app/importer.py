@@ -246,6 +246,7 @@ async def run_job(
                 await transaction.commit()
         stored = 0 if options.dry_run else inserted + updated
         await imports.progress(conn, job_id, rows_stored=stored)
+        say(f"stored {stored}")
         warnings = list(source.warnings)
         if counts["flattened"]:
             warnings.append(f"{counts['flattened']} rows had Z or M coordinates; they were flattened to 2D")
