@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Time budget of each statement of an import job."
     )
     import_dir: str | None = Field(
-        None, description="Where uploads wait for their job (default: the temp dir)."
+        None, description="Where uploads wait for their job and exports are written (default: the temp dir)."
     )
     heavy_page_size: int = Field(
         1_000, ge=1, description="Pages asking for more features than this count as expensive reads."

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from app.api.deps import SettingsDep, require
+from app.api.deps import Caller, SettingsDep, require
 from app.db import SessionDep
 from app.errors import BadRequest, ImportInvalid, NotFound
 from app.importer import REFUSALS_IN_REPORT, Options, OptionsInvalid
@@ -19,7 +19,7 @@ from app.schemas.imports import ImportJobList, ImportJobOut
 from app.sources import SourceInvalid, format_of
 
 # Import jobs hold the files' own properties (landholders' names among them): editors only.
-EditorCaller = Annotated[object, Depends(require(Role.editor))]
+EditorCaller = Annotated[Caller, Depends(require(Role.editor))]
 router = APIRouter(prefix="/imports", tags=["imports"])
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The import job's id.")]
 CHUNK = 1024 * 1024
