@@ -24,6 +24,8 @@ from xml.sax.saxutils import escape
 import pyarrow as pa
 import pyogrio
 
+from app.queries.features import Selection
+
 
 @dataclass(frozen=True)
 class Format:
@@ -158,9 +160,10 @@ async def gdal_file(
     srid: int,
     geometry_type: str,
     workdir: Path,
-) -> tuple[Path, dict[str, str]]:
-    """Write the rows with GDAL into a file under `workdir`; returns it and, for Shapefiles, the
-    field names as renamed. GDAL runs in a thread, fed batch by batch through a short queue."""
+) -> Path:
+    """Write the rows with GDAL into a file under `workdir` (a zip for Shapefiles, their field
+    names renamed by `shapefile_names`); returns it. GDAL runs in a thread, fed batch by batch
+    through a short queue."""
     renamed = shapefile_names(["id", *names]) if fmt.gdal == "ESRI Shapefile" else {}
     columns = [renamed.get(n, n) for n in names]
     schema = arrow_schema(columns, {renamed.get(n, n) for n in numbers})
@@ -199,7 +202,7 @@ async def gdal_file(
     if failure:
         raise failure[0]
     if not renamed:
-        return target, {}
+        return target
     archive = workdir / f"{layer}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
         for part in sorted(workdir.glob(f"{layer}.*")):
@@ -207,17 +210,39 @@ async def gdal_file(
                 out.write(part, part.name)
         listing = "".join(f"{k},{v}\n" for k, v in renamed.items())
         out.writestr(f"{layer}-fields.csv", "property,shapefile_field\n" + listing)
-    return archive, {k: v for k, v in renamed.items() if k != v}
+    return archive
 
 
-async def file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := await asyncio.to_thread(f.read, 1 << 20):
-            yield chunk
-
-
-def workdir(base: str | None) -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="export-", dir=base)
+async def write(
+    fmt: Format, rows: Rows, s: Selection, srid: int, workdir: str | None
+) -> AsyncIterator[bytes]:
+    """The selection's rows (from app.queries.exports.rows, with the geometry `fmt` needs) as
+    the bytes of a file in `fmt`; GDAL's formats go through a temporary file under `workdir`."""
+    names = list(s.properties)
+    if fmt.name == "geojson":
+        crs = (
+            None
+            if srid == 4326
+            else {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}
+        )
+        chunks = geojson(rows, crs)
+    elif fmt.name == "geojsonseq":
+        chunks = geojson_seq(rows)
+    elif fmt.name == "csv":
+        chunks = csv_text(rows, names)
+    elif fmt.name == "kml":
+        chunks = kml(rows, names, s.layer, s.label)
+    else:
+        with tempfile.TemporaryDirectory(prefix="export-", dir=workdir) as folder:
+            path = await gdal_file(
+                rows, fmt, names, set(s.numbers), s.layer, srid, s.geometry_type, Path(folder)
+            )
+            with path.open("rb") as f:
+                while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                    yield chunk
+        return
+    async for chunk in chunks:
+        yield chunk
 
 
 def disposition(layer: str, fmt: Format) -> str:

@@ -1,6 +1,5 @@
 """Exports of the parcel lists as files: the same filters as the lists, the whole set streamed."""
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -45,47 +44,17 @@ def _respond(request: Request, selection: Selection, format: str, crs: str, work
         raise BadRequest("crs: KML is always EPSG:4326 (longitude, latitude).")
     target = EXPORT_CRSS[crs]
     pools = request.app.state.pools
-    names = list(selection.properties)
     headers = {"Content-Disposition": exports.disposition(selection.layer, fmt), "Content-Crs": f"<{crs}>"}
     if format == "shp":
-        renamed = {k: v for k, v in exports.shapefile_names(["id", *names]).items() if k != v}
+        renamed = {k: v for k, v in exports.shapefile_names(["id", *selection.properties]).items() if k != v}
         headers["X-Shapefile-Fields"] = exports.renamed_header(renamed)
 
     async def body():
         # A session of its own: the response outlives the request's session.
         async with pools.heavy_sessions() as session:
             stream = rows(session, selection, fmt.geometry, target)
-            if format == "geojson":
-                member = (
-                    None
-                    if target.srid == 4326
-                    else {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{target.srid}"}}
-                )
-                async for chunk in exports.geojson(stream, member):
-                    yield chunk
-            elif format == "geojsonseq":
-                async for chunk in exports.geojson_seq(stream):
-                    yield chunk
-            elif format == "csv":
-                async for chunk in exports.csv_text(stream, names):
-                    yield chunk
-            elif format == "kml":
-                async for chunk in exports.kml(stream, names, selection.layer, selection.label):
-                    yield chunk
-            else:
-                with exports.workdir(workdir) as folder:
-                    path, _ = await exports.gdal_file(
-                        stream,
-                        fmt,
-                        names,
-                        set(selection.numbers),
-                        selection.layer,
-                        target.srid,
-                        selection.geometry_type,
-                        Path(folder),
-                    )
-                    async for chunk in exports.file_chunks(path):
-                        yield chunk
+            async for chunk in exports.write(fmt, stream, selection, target.srid, workdir):
+                yield chunk
 
     return StreamingResponse(body(), media_type=fmt.media_type, headers=headers)
 

@@ -2,31 +2,16 @@
 through a server-side cursor, each row's geometry rendered by PostGIS as the format needs it."""
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.queries.features import feature_sql
+from app.queries.features import Selection, feature_sql
 
 BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What a list answers, as SQL: rows `t` of `source` meeting `where`, in `order`."""
-
-    layer: str
-    source: str
-    where: Sequence[str]
-    params: dict[str, Any]
-    properties: Mapping[str, str]  # name -> SQL over t
-    order: str = "t.id"
-    numbers: frozenset[str] = field(default_factory=frozenset)  # properties that are numbers
-    geometry_type: str = "MultiPolygon"
-    label: str = "code"  # the property that names a feature (a KML placemark's name)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ names come from the resource's fixed list, never from the request.
 """
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,6 +242,21 @@ def count_cap(limit: int, offset: int) -> int:
     return max(10_000, offset + 10 * limit)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What a list answers, as SQL: rows `t` of `source` meeting `where`, in `order`."""
+
+    layer: str
+    source: str
+    where: Sequence[str]
+    params: dict[str, Any]
+    properties: Mapping[str, str]  # name -> SQL over t
+    order: str = "t.id"
+    numbers: frozenset[str] = field(default_factory=frozenset)  # properties that are numbers
+    geometry_type: str = "MultiPolygon"
+    label: str = "code"  # the property that names a feature (a KML placemark's name)
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -321,3 +336,20 @@ async def upsert(session: AsyncSession, resource: Resource, values: Mapping[str,
     )
     inserted = await session.scalar(text(sql), {**params, "geom": geom})
     return "unchanged" if inserted is None else "inserted" if inserted else "updated"
+
+
+async def page_of(
+    session: AsyncSession, s: Selection, limit: int, offset: int, *, count_in_query: bool = False
+) -> Page:
+    """One page of a selection's Features (`page`); its export streams the same rows whole."""
+    return await page(
+        session,
+        feature=feature_sql("t.id", s.properties),
+        source=s.source,
+        where=list(s.where),
+        params=s.params,
+        order=s.order,
+        limit=limit,
+        offset=offset,
+        count_in_query=count_in_query,
+    )

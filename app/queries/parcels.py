@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound
 from app.geometry import POLYGONAL, BBox, GeometryRules
 from app.queries import features, history
-from app.queries.exports import Selection
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
-from app.queries.features import Page, Resource, feature_sql
+from app.queries.features import Page, Resource, Selection
 from app.queries.zones import ZONE, check_zone_filter, zone_exists
 from app.schemas.parcels import ParcelCreate, ParcelPatch
 
@@ -76,10 +75,6 @@ SHARE_IN_ZONE = (
 )
 
 
-def feature_with_share(show_holder: bool) -> str:
-    return feature_sql("t.id", {**properties(show_holder), "share_in_zone": SHARE_IN_ZONE})
-
-
 ZONE_RELATION = {
     "within": "ST_Covers(z.geom, t.geom)",
     "intersects": "ST_Intersects(t.geom, z.geom)",
@@ -113,30 +108,15 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
     return source, where, params
 
 
-async def _page(
-    session: AsyncSession, f: ParcelFilter, limit: int, offset: int, with_share: bool, show_holder: bool
-) -> Page:
-    source, where, params = _scope(f)
-    return await features.page(
-        session,
-        feature=feature_with_share(show_holder) if with_share else resource(show_holder).feature,
-        source=source,
-        where=where,
-        params=params,
-        order="t.id",
-        limit=limit,
-        offset=offset,
-    )
-
-
 NUMBERS = frozenset({"price_idr_per_m2", "area_ha", "share_in_zone"})
 
 
 async def selection(
     session: AsyncSession, f: ParcelFilter, *, show_holder: bool, in_zone: str | None = None
 ) -> Selection:
-    """The parcels a list would answer (all of them, unpaged), for an export. `in_zone`: the
-    parcels of that zone (404 if there is none) by the filter's relation."""
+    """The parcels a list answers: those matching the filter (an unknown zone in it is a 422), or
+    with `in_zone` the parcels of that zone (404 if there is none) by the filter's relation,
+    each then with its share in the zone for `intersects`. Lists page it; exports stream it."""
     if in_zone is not None:
         if not await zone_exists(session, in_zone):
             raise ZONE.not_found(in_zone)
@@ -154,19 +134,18 @@ async def list_parcels(
     session: AsyncSession, f: ParcelFilter, limit: int, offset: int, *, show_holder: bool
 ) -> Page:
     """Parcels matching the filter; an unknown zone in the filter is a bad parameter (422)."""
-    await check_zone_filter(session, f.zone)
-    return await _page(session, f, limit, offset, with_share=False, show_holder=show_holder)
+    return await features.page_of(
+        session, await selection(session, f, show_holder=show_holder), limit, offset
+    )
 
 
 async def list_parcels_in_zone(
     session: AsyncSession, code: str, f: ParcelFilter, limit: int, offset: int, *, show_holder: bool
 ) -> Page:
-    """The parcels in zone `code` (404 if there is none) by `f.relation`, with the filter's other criteria."""
-    if not await zone_exists(session, code):
-        raise ZONE.not_found(code)
-    scoped = ParcelFilter(bbox=f.bbox, land_status=f.land_status, zone=code, relation=f.relation)
-    with_share = f.relation == "intersects"
-    return await _page(session, scoped, limit, offset, with_share=with_share, show_holder=show_holder)
+    """The parcels in zone `code` (404 if there is none) by `f.relation`, with the filter's other
+    criteria; with `intersects`, each with its share in the zone."""
+    chosen = await selection(session, f, show_holder=show_holder, in_zone=code)
+    return await features.page_of(session, chosen, limit, offset)
 
 
 async def get_parcel(

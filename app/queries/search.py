@@ -23,9 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationProblem
 from app.queries import features
-from app.queries.exports import Selection
 from app.queries.facilities import KNN_PARAMS, nearest_distance
-from app.queries.features import Page, feature_sql
+from app.queries.features import Page, Selection
 from app.queries.parcels import properties
 
 Sort = Literal["area_ha", "-area_ha", "distance_to_port", "distance_to_capital"]
@@ -190,14 +189,4 @@ async def search_sites(
     session: AsyncSession, c: SiteCriteria, limit: int, offset: int, *, show_holder: bool
 ) -> Page:
     s = await site_selection(session, c, show_holder=show_holder)
-    return await features.page(
-        session,
-        feature=feature_sql("t.id", s.properties),
-        source=s.source,
-        where=list(s.where),
-        params=s.params,
-        order=s.order,
-        limit=limit,
-        offset=offset,
-        count_in_query=True,
-    )
+    return await features.page_of(session, s, limit, offset, count_in_query=True)
