@@ -8,6 +8,7 @@ is a temporary table of that connection.
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import GeometryRules
 from app.models import FacilityKind, ImportState, LandRights, LandStatus, ZoneKind, ZoneStatus
+from app.schemas.common import SLUG
+from app.schemas.parcels import PARCEL_CODE
 
 LOCK_SPACE = 7_011  # pg_advisory_lock(LOCK_SPACE, job id) is held while a job runs
 
@@ -46,8 +49,23 @@ def _one_of(values: Sequence[str]) -> str:
     return "NOT ({} = ANY (ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]))"
 
 
-def _text(name: str, most: int = 500) -> Column:
-    return Column(name, bad=f"length({{}}) > {most}", expected=f"text of at most {most} characters")
+def _text(name: str, most: int = 500, required: bool = False) -> Column:
+    return Column(name, required, f"length({{}}) > {most}", f"text of at most {most} characters")
+
+
+def _enum(name: str, enum: type[StrEnum], required: bool = False) -> Column:
+    values = [member.value for member in enum]
+    return Column(name, required, _one_of(values), "one of " + ", ".join(values))
+
+
+def _code(pattern: str, most: int, expected: str) -> Column:
+    """The code, by the pattern and length the API's schemas give it (app.schemas)."""
+    return Column(
+        "code",
+        True,
+        f"({{}} !~ '{pattern}' OR length({{}}) > {most})",
+        f"{expected}, at most {most} characters",
+    )
 
 
 NUMBER = r"^\s*\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
@@ -58,23 +76,9 @@ PARCELS = Target(
     label="parcel",
     overlaps=True,
     columns=(
-        Column(
-            "code",
-            required=True,
-            bad="({} !~ '^[A-Za-z0-9][A-Za-z0-9._/-]*$' OR length({}) > 100)",
-            expected="letters, digits and . _ / -, at most 100 characters",
-        ),
-        Column(
-            "land_status",
-            required=True,
-            bad=_one_of([s.value for s in LandStatus]),
-            expected="one of " + ", ".join(s.value for s in LandStatus),
-        ),
-        Column(
-            "land_rights",
-            bad=_one_of([r.value for r in LandRights]),
-            expected="one of " + ", ".join(r.value for r in LandRights),
-        ),
+        _code(PARCEL_CODE, 100, "letters, digits and . _ / -"),
+        _enum("land_status", LandStatus, required=True),
+        _enum("land_rights", LandRights),
         _text("land_use"),
         _text("holder"),
         _text("sector"),
@@ -87,12 +91,7 @@ PARCELS = Target(
     ),
     extra="attributes",
 )
-SLUG = Column(
-    "code",
-    required=True,
-    bad="({} !~ '^[a-z0-9]+(-[a-z0-9]+)*$' OR length({}) > 64)",
-    expected="a lower-case slug: letters, digits and single hyphens, at most 64 characters",
-)
+CODE = _code(SLUG, 64, "a lower-case slug: letters, digits and single hyphens")
 SECTORS = Column(
     "sectors",
     bad="length({}) > 2000",
@@ -104,20 +103,10 @@ ZONES = Target(
     table="zone",
     label="zone",
     columns=(
-        SLUG,
-        Column("name", required=True, bad="length({}) > 200", expected="text of at most 200 characters"),
-        Column(
-            "kind",
-            required=True,
-            bad=_one_of([k.value for k in ZoneKind]),
-            expected="one of " + ", ".join(k.value for k in ZoneKind),
-        ),
-        Column(
-            "status",
-            required=True,
-            bad=_one_of([k.value for k in ZoneStatus]),
-            expected="one of " + ", ".join(k.value for k in ZoneStatus),
-        ),
+        CODE,
+        _text("name", 200, required=True),
+        _enum("kind", ZoneKind, required=True),
+        _enum("status", ZoneStatus, required=True),
         _text("regency", 200),
         SECTORS,
         _text("description", 5000),
@@ -131,14 +120,9 @@ FACILITIES = Target(
     label="facility",
     polygonal=False,
     columns=(
-        SLUG,
-        Column("name", required=True, bad="length({}) > 200", expected="text of at most 200 characters"),
-        Column(
-            "kind",
-            required=True,
-            bad=_one_of([k.value for k in FacilityKind]),
-            expected="one of " + ", ".join(k.value for k in FacilityKind),
-        ),
+        CODE,
+        _text("name", 200, required=True),
+        _enum("kind", FacilityKind, required=True),
         _text("source", 1000),
     ),
     extra="attributes",
