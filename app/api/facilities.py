@@ -96,10 +96,14 @@ async def delete_facility(code: str, session: SessionDep, if_match: IfMatchDep):
 @router.get("/{code}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
 async def facility_history(code: str, request: Request, session: SessionDep, paging: PagingDep):
     """Every recorded change of the facility, newest first, also once it is deleted."""
-    row = await history.row_id(session, "facility", "code", code)
-    if row is None:
-        raise FACILITY.not_found(code)
-    page = await history.changes(
-        session, "facility", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    page = await history.changes_of(
+        session,
+        "facility",
+        "code",
+        code,
+        lambda: FACILITY.not_found(code),
+        show_holder=True,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return await collection(page, request, paging, member="changes")

@@ -169,11 +169,15 @@ async def parcel_history(
 ):
     """Every recorded change of the parcel, newest first, also once it is deleted: who, when, the
     operation, and the row before and after."""
-    row = await history.row_id(session, "parcel", "id", parcel_id)
-    if row is None:
-        raise PARCEL.not_found(parcel_id)
-    page = await history.changes(
-        session, "parcel", row, show_holder=show_holder, limit=paging.limit, offset=paging.offset
+    page = await history.changes_of(
+        session,
+        "parcel",
+        "id",
+        parcel_id,
+        lambda: PARCEL.not_found(parcel_id),
+        show_holder=show_holder,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return await collection(page, request, paging, member="changes")
 

@@ -69,10 +69,14 @@ async def delete_project(project_id: ProjectId, session: SessionDep, if_match: I
 async def project_history(project_id: ProjectId, request: Request, session: SessionDep, paging: PagingDep):
     """Every recorded change of the project and of its parcel list (table `project_parcel`,
     `{"parcel_ids": [...]}` before and after), newest first, also once it is deleted."""
-    row = await history.row_id(session, "project", "id", project_id)
-    if row is None:
-        raise projects.not_found(project_id)
-    page = await history.changes(
-        session, "project", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    page = await history.changes_of(
+        session,
+        "project",
+        "id",
+        project_id,
+        lambda: projects.not_found(project_id),
+        show_holder=True,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return await collection(page, request, paging, member="changes")

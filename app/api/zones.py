@@ -150,10 +150,14 @@ async def zone_summary(code: str, session: SessionDep):
 @router.get("/{code}/history", responses={200: {"model": ChangeList}, 404: {"model": ProblemOut}})
 async def zone_history(code: str, request: Request, session: SessionDep, paging: PagingDep):
     """Every recorded change of the zone, newest first, also once it is deleted."""
-    row = await history.row_id(session, "zone", "code", code)
-    if row is None:
-        raise ZONE.not_found(code)
-    page = await history.changes(
-        session, "zone", row, show_holder=True, limit=paging.limit, offset=paging.offset
+    page = await history.changes_of(
+        session,
+        "zone",
+        "code",
+        code,
+        lambda: ZONE.not_found(code),
+        show_holder=True,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return await collection(page, request, paging, member="changes")

@@ -10,6 +10,8 @@ their created_at. `changed_at` is clock_timestamp(): it orders the changes
 within one transaction too. Times are those of the writing statements, not of their commits.
 """
 
+from collections.abc import Callable
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,6 +99,25 @@ async def row_id(session: AsyncSession, table: str, key_column: str, key: str | 
         (SELECT row_id FROM change WHERE table_name = '{table}' AND row_key = :key_text
          ORDER BY changed_at DESC, id DESC LIMIT 1))"""
     return await session.scalar(text(sql), {"key": key, "key_text": str(key)})
+
+
+async def changes_of(
+    session: AsyncSession,
+    table: str,
+    key_column: str,
+    key: str | int,
+    not_found: Callable[[], Exception],
+    *,
+    show_holder: bool,
+    limit: int,
+    offset: int,
+) -> Page:
+    """The changes of the row `key` names (`row_id`), newest first; `not_found()` is raised
+    if history never knew one."""
+    row = await row_id(session, table, key_column, key)
+    if row is None:
+        raise not_found()
+    return await changes(session, table, row, show_holder=show_holder, limit=limit, offset=offset)
 
 
 async def changes(
