@@ -1,6 +1,7 @@
 """Independent answers: geodesics on WGS84 from pyproj (GeographicLib), shapes from shapely."""
 
-from pyproj import Geod
+import shapely
+from pyproj import Geod, Transformer
 from shapely.geometry import Point, Polygon, shape
 
 GEOD = Geod(ellps="WGS84")
@@ -72,3 +73,18 @@ def distance_to_polygon_m(point: tuple[float, float], ring: list[list[float]], s
 def close(actual: float, expected: float, rel: float = 1e-3, abs_m: float = 0.05) -> bool:
     """Within 0.1 % (or 5 cm for tiny values) of the independent answer."""
     return abs(actual - expected) <= max(rel * abs(expected), abs_m)
+
+
+def furthest_m(a, b) -> float:
+    """The largest geodesic distance between corresponding vertices of two equal-shaped geometries."""
+    pa, pb = shapely.get_coordinates(a), shapely.get_coordinates(b)
+    assert len(pa) == len(pb), (a, b)
+    return max(GEOD.inv(x0, y0, x1, y1)[2] for (x0, y0), (x1, y1) in zip(pa, pb, strict=True))
+
+
+def to_lonlat(geom, srid: int):
+    """pyproj's reprojection of a geometry in EPSG:`srid` to longitude and latitude."""
+    if srid == 4326:
+        return geom
+    back = Transformer.from_crs(srid, 4326, always_xy=True)
+    return shapely.transform(geom, lambda xy: list(zip(*back.transform(xy[:, 0], xy[:, 1]), strict=True)))

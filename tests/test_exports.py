@@ -4,7 +4,6 @@ and checked against the lists' own answers; an export imported again gives the s
 import csv
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 
@@ -12,13 +11,13 @@ import httpx
 import pyogrio
 import pytest
 import shapely
-from pyproj import Transformer
 from shapely import wkt
 from shapely.geometry import shape
 
 from tests.conftest import SERVER_KEY, prepared_database, run_cli, serve
-from tests.geo import GEOD
+from tests.geo import furthest_m, to_lonlat
 from tests.test_bad_input import assert_problem
+from tests.test_imports import finished, post
 
 AUTH = {"Authorization": f"Bearer {SERVER_KEY}"}
 BBOX = "116.76,-1.16,116.82,-1.10"
@@ -35,19 +34,6 @@ async def server(fresh_database):
 def listed(base: str, path: str = "/parcels", **params) -> dict[int, dict]:
     body = httpx.get(f"{base}{path}", params={"limit": 10000, **params}, headers=AUTH, timeout=60).json()
     return {f["id"]: f for f in body["features"]}
-
-
-def furthest_m(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    pa, pb = shapely.get_coordinates(a), shapely.get_coordinates(b)
-    assert len(pa) == len(pb)
-    return max(GEOD.inv(x0, y0, x1, y1)[2] for (x0, y0), (x1, y1) in zip(pa, pb, strict=True))
-
-
-def to_lonlat(geom: shapely.Geometry, srid: int) -> shapely.Geometry:
-    if srid == 4326:
-        return geom
-    back = Transformer.from_crs(srid, 4326, always_xy=True)
-    return shapely.transform(geom, lambda xy: list(zip(*back.transform(xy[:, 0], xy[:, 1]), strict=True)))
 
 
 def read_gdal(path: Path | str, **options) -> dict[int, tuple[dict, shapely.Geometry]]:
@@ -202,14 +188,7 @@ async def test_an_export_imported_again_gives_the_same_parcels(server, fresh_dat
     url = await fresh_database(f"kaltim_round_trip_{fmt}")
     run_cli("alembic", "upgrade", "head", database_url=url)
     with serve(url) as other:
-        with path.open("rb") as f:
-            started = httpx.post(f"{other}/imports", files={"file": (path.name, f)}, headers=AUTH, timeout=60)
-        assert started.status_code == 202, started.text
-        for _ in range(300):
-            job = httpx.get(started.headers["location"], headers=AUTH).json()
-            if job["state"] not in ("queued", "running"):
-                break
-            time.sleep(0.1)
+        job = finished(other, post(other, path))
         assert job["state"] == "succeeded" and job["outcome"]["inserted"] == len(expected), job
         again = {f["properties"]["code"]: f for f in listed(other, bbox=BBOX).values()}
     assert set(again) == set(expected)

@@ -13,12 +13,11 @@ import httpx
 import pyogrio
 import pytest
 import shapely
-from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
 from tests.conftest import SERVER_KEY, run_cli, serve
-from tests.geo import GEOD, move, rectangle
+from tests.geo import furthest_m, move, rectangle, to_lonlat
 from tests.test_bad_input import assert_problem
 from tests.test_migrations import dsn
 
@@ -125,21 +124,10 @@ def expected_lonlat(path: str, srid: int, **open_options: str) -> dict[str, shap
     """pyproj's reprojection of the file's own coordinates to lon/lat, by code."""
     meta, _, geometries, fields = pyogrio.raw.read(path, **open_options)
     codes = fields[list(meta["fields"]).index("NIB")]
-    to_lonlat = Transformer.from_crs(srid, 4326, always_xy=True)
-    out = {}
-    for code, wkb in zip(codes, geometries, strict=True):
-        geom = shapely.force_2d(shapely.from_wkb(wkb))
-        out[code] = shapely.transform(
-            geom, lambda xy: list(zip(*to_lonlat.transform(xy[:, 0], xy[:, 1]), strict=True))
-        )
-    return out
-
-
-def furthest_m(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    """The largest geodesic distance between corresponding vertices of two equal-shaped geometries."""
-    pa, pb = shapely.get_coordinates(a), shapely.get_coordinates(b)
-    assert len(pa) == len(pb), (a, b)
-    return max(GEOD.inv(x0, y0, x1, y1)[2] for (x0, y0), (x1, y1) in zip(pa, pb, strict=True))
+    return {
+        code: to_lonlat(shapely.force_2d(shapely.from_wkb(wkb)), srid)
+        for code, wkb in zip(codes, geometries, strict=True)
+    }
 
 
 KARIANGAU, MALOY = (116.72, -1.19), (117.62, 0.83)
