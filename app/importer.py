@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -172,6 +172,14 @@ def _records(
     return records
 
 
+def _staged(source: Source, target: imports.Target, p: Plan) -> Iterator[list[tuple]]:
+    """The file's rows as staging records, one batch at a time."""
+    first = 1
+    for rows in batches(source, BATCH):
+        yield _records(rows, first, target, p)
+        first += len(rows)
+
+
 def dsn(settings: Settings) -> str:
     return make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -208,12 +216,21 @@ async def run_job(
         await imports.drop_stage(conn)
         await imports.create_stage(conn, target)
         read = 0
-        stream = batches(source, BATCH)
-        while (rows := await asyncio.to_thread(next, stream, None)) is not None:
-            await imports.copy_rows(conn, target, _records(rows, read + 1, target, the_plan))
-            read += len(rows)
-            await imports.progress(conn, job_id, rows_read=read)
-            say(f"read {read}")
+        stream = _staged(source, target, the_plan)
+        # The next batch is read (in a thread) while this one is copied.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(next, stream, None))
+        try:
+            while (records := await upcoming) is not None:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next, stream, None))
+                await imports.copy_rows(conn, target, records)
+                read += len(records)
+                await imports.progress(conn, job_id, rows_read=read)
+                say(f"read {read}")
+        finally:
+            if not upcoming.done():  # a failure stopped the copy: let the reader end its batch
+                await asyncio.wait([upcoming])
+            if not upcoming.cancelled():
+                upcoming.exception()  # seen: the failure raised is the one that stopped us
         if read == 0:
             raise SourceInvalid("the file holds no features.")
         await imports.check(

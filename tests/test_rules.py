@@ -76,6 +76,32 @@ async def test_sql_insert_and_update_are_refused_with_the_ids(pg):
     assert await pg.fetchval("SELECT count(*) FROM parcel WHERE code = 'R-C'") == 0
 
 
+async def test_a_box_past_25_square_degrees_is_refused_on_insert_and_move(pg):
+    """The ground-cell rule refuses boxes of more than 250,000 cells of 0.01 degree, whether the
+    insert holds one row or many, and on a move; nothing is stored."""
+    huge = box(113.9, -2.5, 119.1, 2.5).wkt  # 520 x 500 cells
+    at_limit = box(114.0, -2.0, 119.0, 2.9899).wkt  # about 250,000 cells
+    many = (
+        "INSERT INTO parcel (code, land_status, geom) SELECT c, 'available', "
+        "ST_Multi(ST_GeomFromText(w, 4326)) FROM unnest($1::text[], $2::text[]) AS t(c, w)"
+    )
+    lon, lat = FAR
+    for sql, args in [
+        (INSERT, ("BOX-A", huge)),
+        (many, (["BOX-B", "BOX-C"], [square(lon, lat), huge])),
+    ]:
+        error = await refused(pg, "22023", sql, *args)
+        assert "25 square degrees" in str(error)
+    assert await pg.fetchval("SELECT count(*) FROM parcel WHERE code LIKE 'BOX-%'") == 0
+    moved = await pg.fetchval(INSERT, "BOX-D", square(lon, lat))
+    await refused(pg, "22023", "UPDATE parcel SET geom = ST_Multi(ST_GeomFromText($1, 4326)) WHERE id = $2",
+                  huge, moved)  # fmt: skip
+    async with pg.transaction():  # a box at the limit is taken
+        await pg.execute("SELECT set_config('kaltim.allow_overlap', 'test', true)")
+        await pg.fetchval(INSERT, "BOX-E", at_limit)
+    assert await pg.fetchval("SELECT count(*) FROM parcel WHERE code = 'BOX-E'") == 1
+
+
 async def test_copy_obeys_the_rule(pg):
     lon, lat = FAR
     first = await pg.fetchval(INSERT, "CP-A", square(lon, lat))
