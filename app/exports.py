@@ -218,7 +218,7 @@ async def write(
 ) -> AsyncIterator[bytes]:
     """The selection's rows (from app.queries.exports.rows, with the geometry `fmt` needs) as
     the bytes of a file in `fmt`; GDAL's formats go through a temporary file under `workdir`."""
-    names = list(s.properties)
+    names = s.fields
     if fmt.name == "geojson":
         crs = (
             None

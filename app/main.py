@@ -8,7 +8,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import errors, http, limits, openapi
-from app.api import cost, exports, facilities, imports, meta, ogc, parcels, projects, tiles, webmap, zones
+from app.api import (
+    cost,
+    exports,
+    facilities,
+    imports,
+    layers,
+    meta,
+    ogc,
+    parcels,
+    projects,
+    tiles,
+    webmap,
+    zones,
+)
 from app.api.deps import KeyCache
 from app.config import Settings, get_settings
 from app.db import Pools
@@ -51,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
     # exports before parcels and zones: /parcels/export is not /parcels/{id}
-    for module in (meta, exports, zones, parcels, facilities, projects, imports, ogc, tiles, webmap):
+    for module in (meta, exports, zones, parcels, facilities, projects, layers, imports, ogc, tiles, webmap):
         app.include_router(module.router)
     return app
 

@@ -138,7 +138,6 @@ class Zone(Timestamps, Base):
     code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)
-    regency: Mapped[str | None] = mapped_column(Text)
     sectors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
@@ -359,3 +358,76 @@ class ImportRefusal(Base):
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
     properties: Mapped[dict] = mapped_column(JSONB, nullable=False)
     geom = mapped_column(Geometry(srid=4326, spatial_index=False))
+
+
+class AdminLevel(StrEnum):
+    regency = "regency"  # kabupaten / kota
+    district = "district"  # kecamatan
+    village = "village"  # desa / kelurahan
+
+
+class AdminArea(Base):
+    """A Kemendagri administrative unit of the province (migration 0008), loaded by the seed."""
+
+    __tablename__ = "admin_area"
+    __table_args__ = (
+        CheckConstraint(one_of("level", AdminLevel), name="level"),
+        CheckConstraint(r"code ~ '^[0-9]{2}\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?$'", name="code"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    level: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(Text, ForeignKey("admin_area.code"))
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))
+
+
+class ConstraintKind(StrEnum):
+    protected_forest = "protected_forest"
+    peatland = "peatland"
+    flood_hazard = "flood_hazard"
+    mining_concession = "mining_concession"
+    plantation_permit = "plantation_permit"
+    customary_land = "customary_land"
+    spatial_plan = "spatial_plan"  # its features carry the uses they allow
+    other = "other"
+
+
+class ConstraintLayer(Timestamps, Base):
+    """A layer of land constraints created at run time (migration 0008)."""
+
+    __tablename__ = "constraint_layer"
+    __table_args__ = (CheckConstraint(one_of("kind", ConstraintKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+
+
+class ConstraintFeature(Timestamps, Base):
+    """One area of a constraint layer."""
+
+    __tablename__ = "constraint_feature"
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        UniqueConstraint("layer_id", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    layer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("constraint_layer.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    allowed_uses: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", nullable=False)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))

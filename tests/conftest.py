@@ -22,10 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from app import seed
 from app.config import Settings
 from app.db import get_session, rollback_on_error
 from app.main import create_app
-from app.queries import keys
+from app.queries import admin, keys
 from app.seed import load_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +133,13 @@ async def keyed(session: AsyncSession) -> dict[str, dict[str, str]]:
 async def seeded(session: AsyncSession, settings: Settings) -> None:
     """The reference zones and facilities, inside the test's transaction."""
     await load_reference(session, settings)
+
+
+@pytest.fixture
+async def admin_areas(session: AsyncSession) -> None:
+    """The seed's regencies, districts and villages only, inside the test's transaction."""
+    for row in seed.admin_areas():
+        await admin.upsert(session, row)
 
 
 async def scalar(session: AsyncSession, sql: str, **params):

@@ -1,8 +1,13 @@
 """Independent answers: geodesics on WGS84 from pyproj (GeographicLib), shapes from shapely."""
 
+import functools
+import json
+from pathlib import Path
+
 import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, Polygon, shape
+from shapely.geometry.base import BaseGeometry
 
 GEOD = Geod(ellps="WGS84")
 
@@ -88,3 +93,24 @@ def to_lonlat(geom, srid: int):
         return geom
     back = Transformer.from_crs(srid, 4326, always_xy=True)
     return shapely.transform(geom, lambda xy: list(zip(*back.transform(xy[:, 0], xy[:, 1]), strict=True)))
+
+
+ADMIN_FILES = {
+    "regency": "kaltim_regencies.geojson",
+    "district": "kaltim_districts.geojson",
+    "village": "kaltim_zone_villages.geojson",
+}
+
+
+@functools.cache
+def admin_units(level: str) -> list[tuple[dict, BaseGeometry]]:
+    """(properties, shapely geometry) of the seed's administrative units, read from its files."""
+    path = Path(__file__).parent.parent / "app" / "seed" / "admin" / ADMIN_FILES[level]
+    return [(f["properties"], shape(f["geometry"])) for f in json.loads(path.read_text())["features"]]
+
+
+def admin_unit(level: str, geometry: BaseGeometry) -> dict | None:
+    """The properties of the unit of `level` whose polygon covers `geometry` (shapely), or None."""
+    found = [props for props, g in admin_units(level) if g.covers(geometry)]
+    assert len(found) <= 1, found
+    return found[0] if found else None

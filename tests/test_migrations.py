@@ -23,7 +23,7 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database):
                 "SELECT tablename FROM pg_indexes WHERE indexdef ILIKE '%USING gist (geom)%'"
             )
         }
-        assert gist == {"zone", "parcel", "facility"}
+        assert gist == {"zone", "parcel", "facility", "admin_area", "constraint_feature"}
         checks = {
             r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'c'")
         }

@@ -60,7 +60,9 @@ async def test_landing_conformance_and_collections(server):
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     } <= set(conforms)
     collections = get(base, "/ogc/collections").json()["collections"]
-    assert [c["id"] for c in collections] == ["zones", "parcels", "facilities", "projects"]
+    assert [c["id"] for c in collections] == [
+        "zones", "parcels", "facilities", "projects", "regencies", "districts", "villages"
+    ]  # fmt: skip
     for c in collections:
         assert "." not in c["id"] and c["crs"] == [CRS84, EPSG4326, UTM50S] and c["storageCrs"] == CRS84
         assert c["extent"]["spatial"]["crs"] == CRS84 and len(c["extent"]["spatial"]["bbox"][0]) == 4
@@ -203,6 +205,9 @@ async def test_owslib_reads_collections_and_items(server):
         "parcels",
         "facilities",
         "projects",
+        "regencies",
+        "districts",
+        "villages",
     }
     items = api.collection_items("parcels", limit=5, land_status="available")
     assert len(items["features"]) == 5

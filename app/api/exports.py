@@ -46,7 +46,7 @@ def _respond(request: Request, selection: Selection, format: str, crs: str, work
     pools = request.app.state.pools
     headers = {"Content-Disposition": exports.disposition(selection.layer, fmt), "Content-Crs": f"<{crs}>"}
     if format == "shp":
-        renamed = {k: v for k, v in exports.shapefile_names(["id", *selection.properties]).items() if k != v}
+        renamed = {k: v for k, v in exports.shapefile_names(["id", *selection.fields]).items() if k != v}
         headers["X-Shapefile-Fields"] = exports.renamed_header(renamed)
 
     async def body():

@@ -17,8 +17,9 @@ from app.api.deps import HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
 from app.errors import BadRequest, NotFound
 from app.geometry import parse_bbox
-from app.queries import cql2, ogc
-from app.queries.ogc import COLLECTIONS, Collection
+from app.queries import cql2, layers, ogc
+from app.queries.catalogue import STATIC
+from app.queries.ogc import Collection
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[ReadAccess])
 
@@ -46,17 +47,25 @@ FilterLang = Literal["cql2-text", "cql2-json"]
 DEFAULT_LIMIT = 10
 
 Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
-CollectionId = Annotated[str, Path(description="`zones`, `parcels`, `facilities` or `projects`.")]
+CollectionId = Annotated[
+    str,
+    Path(
+        description=f"A collection id: {', '.join(f'`{name}`' for name in STATIC)}, or a constraint "
+        "layer's name (GET /ogc/collections lists them all)."
+    ),
+]
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
 
 
-def _collection(collection_id: str) -> Collection:
-    if collection_id not in COLLECTIONS:
-        raise NotFound(f"No collection {collection_id!r}; there are {', '.join(COLLECTIONS)}.")
-    return COLLECTIONS[collection_id]
+async def _collection(session, collection_id: str) -> Collection:
+    """A catalogue type: built in, or a constraint layer."""
+    found = await layers.feature_type(session, collection_id)
+    if found is None:
+        raise NotFound(f"No collection {collection_id!r}; /ogc/collections lists them.")
+    return found
 
 
 def _refuse_unknown(request: Request, allowed: set[str]) -> None:
@@ -149,7 +158,7 @@ async def _describe(request: Request, session, collection: Collection) -> dict:
 @router.get("/collections", summary="Collections")
 async def collections(request: Request, session: SessionDep, f: Format = None):
     _refuse_unknown(request, {"f"})
-    described = [await _describe(request, session, c) for c in COLLECTIONS.values()]
+    described = [await _describe(request, session, c) for c in await layers.feature_types(session)]
     base = _base(request)
     links = [
         {"href": f"{base}/collections", "rel": "self", "type": "application/json"},
@@ -173,7 +182,7 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
 @router.get("/collections/{collection_id}", summary="A collection")
 async def collection(collection_id: CollectionId, request: Request, session: SessionDep, f: Format = None):
     _refuse_unknown(request, {"f"})
-    described = await _describe(request, session, _collection(collection_id))
+    described = await _describe(request, session, await _collection(session, collection_id))
     if html.wanted(request, f):
         body = (
             f"<p>{html.escape(described['description'])}</p><p>Extent: "
@@ -184,9 +193,11 @@ async def collection(collection_id: CollectionId, request: Request, session: Ses
 
 
 @router.get("/collections/{collection_id}/queryables", summary="What may be filtered")
-async def queryables(collection_id: CollectionId, request: Request, show_holder: HolderDep):
+async def queryables(
+    collection_id: CollectionId, request: Request, session: SessionDep, show_holder: HolderDep
+):
     _refuse_unknown(request, {"f"})
-    c = ogc.for_caller(_collection(collection_id), show_holder)
+    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
     return JSONResponse(
         {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
@@ -287,7 +298,7 @@ async def items(
     """Features of the collection in id order, filtered by `bbox`, by any queryable property
     (`?land_status=available`) and by a CQL2 `filter` (text or JSON, per `filter-lang`); `next`
     and `prev` links walk keyset pages."""
-    c = ogc.for_caller(_collection(collection_id), show_holder)
+    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
     _refuse_unknown(
         request,
         {
@@ -420,7 +431,7 @@ async def feature(
     crs: OutputCrs = None,
     f: Format = None,
 ):
-    c = ogc.for_caller(_collection(collection_id), show_holder)
+    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
     _refuse_unknown(request, {"f", "crs"})
     output = _crs(crs)
     try:

@@ -8,34 +8,42 @@ from fastapi.responses import JSONResponse
 from app.api.deps import ReadAccess
 from app.db import SessionDep
 from app.errors import NotFound
-from app.queries import ogc, tiles
-from app.queries.ogc import COLLECTIONS
-from app.queries.tiles import LAYERS, Layer
+from app.queries import layers, ogc, tiles
+from app.queries.catalogue import STATIC
+from app.queries.tiles import Layer
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"], dependencies=[ReadAccess])
 
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE = "public, max-age=60"
-LayerName = Annotated[str, Path(description="`zones`, `parcels` or `facilities`.")]
+LayerName = Annotated[
+    str,
+    Path(
+        description=f"A tile layer: {', '.join(f'`{t.id}`' for t in STATIC.values() if t.tiled)}, or a "
+        "constraint layer's name."
+    ),
+]
 
 
-def _layer(name: str) -> Layer:
-    if name not in LAYERS:
-        raise NotFound(f"No tile layer {name!r}; there are {', '.join(LAYERS)}.")
-    return LAYERS[name]
+async def _layer(session, name: str) -> Layer:
+    """A tiled catalogue type: built in, or a constraint layer."""
+    found = await layers.feature_type(session, name)
+    if found is None or not found.tiled:
+        raise NotFound(f"No tile layer {name!r}; GET /map/layers.json lists them.")
+    return found
 
 
 @router.get("/{layer}.json", summary="TileJSON for a layer")
 async def tilejson(layer: LayerName, request: Request, session: SessionDep):
-    chosen = _layer(layer)
+    chosen = await _layer(session, layer)
     root = str(request.base_url).rstrip("/")
-    box = await ogc.extent(session, COLLECTIONS[chosen.name]) or [-180, -85.0511, 180, 85.0511]
+    box = await ogc.extent(session, chosen) or [-180, -85.0511, 180, 85.0511]
     return JSONResponse(
         {
             "tilejson": "3.0.0",
-            "name": chosen.name,
+            "name": chosen.id,
             "scheme": "xyz",
-            "tiles": [f"{root}/tiles/{chosen.name}/{{z}}/{{x}}/{{y}}.mvt"],
+            "tiles": [f"{root}/tiles/{chosen.id}/{{z}}/{{x}}/{{y}}.mvt"],
             "minzoom": chosen.minzoom,
             "maxzoom": chosen.maxzoom,
             "bounds": box,
@@ -46,8 +54,8 @@ async def tilejson(layer: LayerName, request: Request, session: SessionDep):
             ],
             "vector_layers": [
                 {
-                    "id": chosen.name,
-                    "fields": chosen.field_types,
+                    "id": chosen.id,
+                    "fields": chosen.tile_field_types,
                     "minzoom": chosen.minzoom,
                     "maxzoom": chosen.maxzoom,
                 }
@@ -71,7 +79,7 @@ async def tile(
 ):
     """The layer's features in tile z/x/y (WebMercatorQuad), built by PostGIS with ST_AsMVT and
     simplified per zoom. 204 when the tile is empty or below the layer's minimum zoom."""
-    chosen = _layer(layer)
+    chosen = await _layer(session, layer)
     if x >= 2**z or y >= 2**z:
         raise NotFound(f"No tile {z}/{x}/{y}: x and y run from 0 to {2**z - 1} at zoom {z}.")
     data = b"" if z < chosen.minzoom else await tiles.tile(session, chosen, z, x, y)

@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.geometry import BBox
 from app.models import LandStatus
 from app.queries import features
+from app.queries.catalogue import PRECISION, feature_sql
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
-from app.queries.features import PRECISION, Page, feature_sql
+from app.queries.features import Page
 from app.queries.parcels import PROPERTIES, SHARE_IN_ZONE
 from app.queries.zones import ZONE, check_zone_filter
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.queries.features import Selection, feature_sql
+from app.queries.catalogue import feature_sql
+from app.queries.features import Selection
 
 BATCH = 1000
 

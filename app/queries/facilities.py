@@ -4,28 +4,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.geometry import ANY_SIMPLE
 from app.queries import features
-from app.queries.features import Page, Resource, feature_sql
+from app.queries.catalogue import FACILITIES, feature_sql
+from app.queries.features import Page
 
-PROPERTIES = {
-    "code": "t.code",
-    "name": "t.name",
-    "kind": "t.kind",
-    "source": "t.source",
-    "attributes": "t.attributes",
-    "created_at": "t.created_at",
-    "updated_at": "t.updated_at",
-}
-
-FACILITY = Resource(
-    label="facility",
-    table="facility",
-    key="code",
-    properties=PROPERTIES,
-    geometry_types=ANY_SIMPLE,
-    jsonb_columns=frozenset({"attributes"}),
-)
+FACILITY = FACILITIES
+PROPERTIES = FACILITY.properties
 
 # Nearest-neighbour questions take this many more candidates from the index (ordered by planar
 # distance in degrees, `<->`) than they return, then rank them by distance on the spheroid. At

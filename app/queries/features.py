@@ -1,8 +1,9 @@
 """Generic feature CRUD over one table: every resource is a GeoJSON Feature built in SQL.
 
-A resource describes its table, its key and how a row becomes a Feature (`json_build_object`
-over the row alias `t`); the functions here do the rest with bound parameters only. Column
-names come from the resource's fixed list, never from the request.
+A resource is a catalogue entry (app.queries.catalogue): its table, its key and how a row becomes
+a Feature (`json_build_object` over the row alias `t`); the functions here do the rest with bound
+parameters only. Column names come from the catalogue's fixed declarations, never from the
+request.
 """
 
 import json
@@ -13,42 +14,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound
-from app.geometry import GeometryRules, normalise, to_wkb
+from app.geometry import BBox, GeometryRules, normalise, to_wkb
+from app.queries.catalogue import FeatureType, feature_sql
 from app.queries.versions import check_if_match
 from app.schemas.common import FeatureIn, PatchIn
-
-# GeoJSON output precision: 8 decimals of a degree is about 1 mm.
-PRECISION = 8
-
-
-def feature_sql(
-    id_expr: str, properties: Mapping[str, str], geometry: str = "t.geom", precision: int = PRECISION
-) -> str:
-    """A `json_build_object` that renders a row as a GeoJSON Feature."""
-    props = ", ".join(f"'{name}', {expr}" for name, expr in properties.items())
-    return (
-        f"json_build_object('type', 'Feature', 'id', {id_expr}, "
-        f"'geometry', ST_AsGeoJSON({geometry}, {precision}, 0)::json, "
-        f"'properties', json_build_object({props}))"
-    )
-
-
-@dataclass(frozen=True)
-class Resource:
-    label: str  # "parcel": used in messages
-    table: str
-    key: str  # column that identifies a row in URLs: "code" or "id"
-    properties: Mapping[str, str]  # output property name -> SQL expression over `t`
-    geometry_types: tuple[str, ...]  # GeoJSON types accepted on input
-    jsonb_columns: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def feature(self) -> str:
-        return feature_sql(f"t.{self.key}", self.properties)
-
-    def not_found(self, key: Any) -> NotFound:
-        return NotFound(f"No {self.label} with {self.key} {key!r}.")
 
 
 @dataclass(frozen=True)
@@ -61,7 +30,7 @@ class Page:
     count: Callable[[], Awaitable[tuple[int, bool]]] | None = None  # -> (matched, estimated)
 
 
-def _bind(resource: Resource, values: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def _bind(resource: FeatureType, values: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """Column placeholders and parameters for `values`; JSONB columns are sent as JSON text."""
     placeholders, params = [], {}
     for column, value in values.items():
@@ -77,21 +46,21 @@ def _bind(resource: Resource, values: Mapping[str, Any]) -> tuple[list[str], dic
 GEOM_FROM_WKB = "ST_GeomFromWKB(:geom, 4326)"
 
 
-async def fetch(session: AsyncSession, resource: Resource, key: Any) -> str:
-    sql = f"SELECT ({resource.feature})::text FROM {resource.table} t WHERE t.{resource.key} = :key"
+async def fetch(session: AsyncSession, resource: FeatureType, key: Any) -> str:
+    sql = f"SELECT ({resource.feature})::text FROM {resource.source} WHERE t.{resource.key} = :key"
     feature = await session.scalar(text(sql), {"key": key})
     if feature is None:
         raise resource.not_found(key)
     return feature
 
 
-async def exists(session: AsyncSession, resource: Resource, key: Any) -> bool:
+async def exists(session: AsyncSession, resource: FeatureType, key: Any) -> bool:
     sql = f"SELECT EXISTS (SELECT 1 FROM {resource.table} WHERE {resource.key} = :key)"
     return bool(await session.scalar(text(sql), {"key": key}))
 
 
 async def insert(
-    session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes
+    session: AsyncSession, resource: FeatureType, values: Mapping[str, Any], geom: bytes
 ) -> tuple[Any, str]:
     """Insert one row; return its key and the row as a Feature. The caller commits."""
     placeholders, params = _bind(resource, values)
@@ -106,7 +75,7 @@ async def insert(
 
 
 async def update(
-    session: AsyncSession, resource: Resource, key: Any, values: Mapping[str, Any], geom: bytes | None
+    session: AsyncSession, resource: FeatureType, key: Any, values: Mapping[str, Any], geom: bytes | None
 ) -> str:
     """Change the given columns (and the geometry if given) and return the Feature. The caller commits."""
     placeholders, params = _bind(resource, values)
@@ -125,13 +94,13 @@ async def update(
     return feature
 
 
-def _geometry(resource: Resource, geometry: Any, rules: GeometryRules, repair: bool) -> bytes:
+def _geometry(resource: FeatureType, geometry: Any, rules: GeometryRules, repair: bool) -> bytes:
     return to_wkb(normalise(geometry.model_dump(), resource.geometry_types, rules, repair=repair))
 
 
 async def create(
     session: AsyncSession,
-    resource: Resource,
+    resource: FeatureType,
     body: FeatureIn,
     rules: GeometryRules,
     *,
@@ -146,7 +115,7 @@ async def create(
 
 
 async def check_version(
-    session: AsyncSession, resource: Resource, key: Any, if_match: list[str] | None
+    session: AsyncSession, resource: FeatureType, key: Any, if_match: list[str] | None
 ) -> None:
     """412 unless `if_match` (when given) names the row's current version; the row stays locked."""
     await check_if_match(
@@ -162,7 +131,7 @@ async def check_version(
 
 async def patch(
     session: AsyncSession,
-    resource: Resource,
+    resource: FeatureType,
     key: Any,
     body: PatchIn,
     rules: GeometryRules,
@@ -183,7 +152,7 @@ async def patch(
 
 
 async def delete(
-    session: AsyncSession, resource: Resource, key: Any, if_match: list[str] | None = None
+    session: AsyncSession, resource: FeatureType, key: Any, if_match: list[str] | None = None
 ) -> None:
     await check_version(session, resource, key, if_match)
     sql = f"DELETE FROM {resource.table} WHERE {resource.key} = :key RETURNING 1"
@@ -256,6 +225,11 @@ class Selection:
     geometry_type: str = "MultiPolygon"
     label: str = "code"  # the property that names a feature (a KML placemark's name)
 
+    @property
+    def fields(self) -> list[str]:
+        """The properties a file's columns hold after its `id`."""
+        return [name for name in self.properties if name != "id"]
+
 
 async def page(
     session: AsyncSession,
@@ -318,7 +292,7 @@ async def page(
     return Page(features=features_and_total(), limit=limit, count=total)
 
 
-async def upsert(session: AsyncSession, resource: Resource, values: Mapping[str, Any], geom: bytes) -> str:
+async def upsert(session: AsyncSession, resource: FeatureType, values: Mapping[str, Any], geom: bytes) -> str:
     """Insert, or update the row with the same key if anything differs. Returns
     'inserted', 'updated' or 'unchanged'. The caller commits."""
     placeholders, params = _bind(resource, values)
@@ -352,4 +326,22 @@ async def page_of(
         limit=limit,
         offset=offset,
         count_in_query=count_in_query,
+    )
+
+
+async def list_of(session: AsyncSession, ft: FeatureType, bbox: BBox | None, limit: int, offset: int) -> Page:
+    """A page of any catalogue type's Features in key order, those meeting `bbox` if given."""
+    where, params = [], {}
+    if bbox is not None:
+        where.append(f"ST_Intersects({ft.geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
+        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+    return await page(
+        session,
+        feature=ft.feature,
+        source=ft.source,
+        where=where,
+        params=params,
+        order=f"t.{ft.key}",
+        limit=limit,
+        offset=offset,
     )

@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.queries import features
-from app.queries.features import PRECISION, Page
+from app.queries.catalogue import PRECISION
+from app.queries.features import Page
 
 # Resource -> the tables whose changes make its history (a project's includes its parcel list).
 TABLES = {

@@ -107,7 +107,6 @@ ZONES = Target(
         _text("name", 200, required=True),
         _enum("kind", ZoneKind, required=True),
         _enum("status", ZoneStatus, required=True),
-        _text("regency", 200),
         SECTORS,
         _text("description", 5000),
         _text("source", 1000),

@@ -5,22 +5,15 @@ pages on the collection's key: `after` (or `before`) a key, in key order, so pag
 repeats or skips a feature while the data is unchanged and stays fast deep into a million rows.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import BBox
-from app.models import FacilityKind, LandRights, LandStatus, ProjectStatus, ZoneKind, ZoneStatus
-from app.queries.facilities import FACILITY
-from app.queries.features import count_cap, count_matches, feature_sql
-from app.queries.parcels import PARCEL
-from app.queries.projects import SOURCE as PROJECT_SOURCE
-from app.queries.zones import ZONE
+from app.queries.catalogue import FeatureType
+from app.queries.features import count_cap, count_matches
 
 
 @dataclass(frozen=True)
@@ -64,159 +57,9 @@ CRSS = {
 }
 
 
-@dataclass(frozen=True)
-class Queryable:
-    column: str  # SQL over alias t
-    schema: dict[str, Any]  # JSON Schema of its values
-
-    @property
-    def kind(self) -> str:
-        """string, number or timestamp: how filters compare it."""
-        return "timestamp" if self.schema.get("format") == "date-time" else self.schema["type"]
-
-    def value(self, text: str) -> Any:
-        """A query parameter's text as a value of this queryable; ValueError if it is not one."""
-        if self.kind == "number":
-            try:
-                number = Decimal(text)
-            except ArithmeticError:
-                raise ValueError(text) from None
-            if not number.is_finite():
-                raise ValueError(text)
-            return number
-        if self.kind == "timestamp":
-            moment = datetime.fromisoformat(text)
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return text
-
-
-def _text(title: str) -> Queryable:
-    return Queryable("", {"type": "string", "title": title})
-
-
-def _enum(title: str, enum: type) -> Queryable:
-    return Queryable("", {"type": "string", "title": title, "enum": [m.value for m in enum]})
-
-
-def _number(title: str, column: str = "") -> Queryable:
-    return Queryable(column, {"type": "number", "title": title})
-
-
-def _timestamp(title: str) -> Queryable:
-    return Queryable("", {"type": "string", "format": "date-time", "title": title})
-
-
-@dataclass(frozen=True)
-class Collection:
-    id: str
-    title: str
-    description: str
-    source: str  # FROM clause, the row alias is t
-    key: str  # the feature id's column
-    key_is_int: bool
-    properties: Mapping[str, str]  # output property -> SQL over the row
-    geometry_type: str
-    geometry: str = "t.geom"  # the geometry expression bbox filters apply to
-    table: str | None = None  # the table, where the source is one
-    queryables: dict[str, Queryable] = field(default_factory=dict)
-
-    def feature(self, crs: "Crs") -> str:
-        """SQL rendering row t as a GeoJSON Feature, its geometry in `crs`."""
-        return feature_sql(f"t.{self.key}", self.properties, crs.geometry(self.geometry), crs.precision)
-
-    def column(self, name: str) -> str:
-        return self.queryables[name].column or f"t.{name}"
-
-
-PROJECT_PROPERTIES = {
-    "name": "t.name",
-    "sector": "t.sector",
-    "investment_value_usd": "t.investment_value_usd",
-    "status": "t.status",
-    "zone": "z.code",
-    "parcel_ids": "coalesce(to_json(u.ids), '[]'::json)",
-    "area_ha": "round((ST_Area(u.geom::geography, true) / 10000.0)::numeric, 4)",
-    "description": "t.description",
-    "attributes": "t.attributes",
-}
-
-COLLECTIONS = {
-    c.id: c
-    for c in (
-        Collection(
-            "zones",
-            "Industrial zones",
-            "Kaltim's priority industrial zones (approximate boundaries, see each zone's source).",
-            "zone t",
-            "code",
-            False,
-            ZONE.properties,
-            "MultiPolygon",
-            table="zone",
-            queryables={
-                "code": _text("Code"),
-                "name": _text("Name"),
-                "kind": _enum("Kind", ZoneKind),
-                "status": _enum("Status", ZoneStatus),
-                "regency": _text("Regency"),
-                "area_ha": _number("Area (ha)"),
-            },
-        ),
-        Collection(
-            "parcels",
-            "Land parcels",
-            "Land parcels in and around the zones, with their land status.",
-            "parcel t",
-            "id",
-            True,
-            PARCEL.properties,
-            "MultiPolygon",
-            table="parcel",
-            queryables={
-                "code": _text("Code"),
-                "land_status": _enum("Land status", LandStatus),
-                "land_rights": _enum("Land rights", LandRights),
-                "land_use": _text("Land use"),
-                "holder": _text("Holder"),
-                "sector": _text("Sector"),
-                "area_ha": _number("Area (ha)"),
-                "price_idr_per_m2": _number("Price (IDR per m²)"),
-                "created_at": _timestamp("Recorded at"),
-                "updated_at": _timestamp("Last changed at"),
-            },
-        ),
-        Collection(
-            "facilities",
-            "Facilities",
-            "Ports, airports, IKN Nusantara and cities.",
-            "facility t",
-            "code",
-            False,
-            FACILITY.properties,
-            "Geometry",
-            table="facility",
-            queryables={"code": _text("Code"), "name": _text("Name"), "kind": _enum("Kind", FacilityKind)},
-        ),
-        Collection(
-            "projects",
-            "Investment projects",
-            "Investment projects ready to offer (IPRO); the geometry is the union of their parcels.",
-            PROJECT_SOURCE,
-            "id",
-            True,
-            PROJECT_PROPERTIES,
-            "MultiPolygon",
-            geometry="u.geom",
-            queryables={
-                "name": _text("Name"),
-                "sector": _text("Sector"),
-                "status": _enum("Status", ProjectStatus),
-                "zone": Queryable("z.code", {"type": "string", "title": "Zone code"}),
-                "investment_value_usd": _number("Investment value (USD)"),
-            },
-        ),
-    )
-}
+# A collection is a catalogue type (app.queries.catalogue): a built-in one, or a constraint layer
+# (app.queries.layers.feature_type).
+Collection = FeatureType
 
 
 @dataclass(frozen=True)
@@ -293,7 +136,7 @@ async def items(
         params_paged = {**params, "cursor": before}
     else:
         params_paged = dict(params)
-    sql = f"""SELECT {key} AS key, ({collection.feature(crs)})::text FROM {collection.source}
+    sql = f"""SELECT {key} AS key, ({collection.feature_in(crs)})::text FROM {collection.source}
               WHERE {" AND ".join(paged) or "true"}
               ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
     rows = (await session.execute(text(sql), {**params_paged, "limit": limit + 1})).all()
@@ -329,24 +172,13 @@ async def items(
 async def item(
     session: AsyncSession, collection: Collection, feature_id: Any, crs: Crs = CRS84
 ) -> str | None:
-    sql = f"SELECT ({collection.feature(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
+    sql = (
+        f"SELECT ({collection.feature_in(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
+    )
     return await session.scalar(text(sql), {"id": feature_id})
 
 
 def for_caller(collection: Collection, show_holder: bool) -> Collection:
     """The collection as this caller may see it: without the parcels' `holder` (personal data,
     null in features and not a queryable) unless `show_holder`."""
-    if show_holder or "holder" not in collection.properties:
-        return collection
-    return PUBLIC_COLLECTIONS[collection.id]
-
-
-PUBLIC_COLLECTIONS = {
-    c.id: replace(
-        c,
-        properties={**c.properties, "holder": "NULL::text"},
-        queryables={name: q for name, q in c.queryables.items() if name != "holder"},
-    )
-    for c in COLLECTIONS.values()
-    if "holder" in c.properties
-}
+    return collection.for_caller(show_holder)

@@ -1,7 +1,7 @@
 """Parcels: writes (the database keeps the overlap rule), filtered pages, parcels in a zone, distances."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -9,61 +9,27 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
-from app.geometry import POLYGONAL, BBox, GeometryRules
+from app.geometry import BBox, GeometryRules
 from app.queries import features, history
+from app.queries.catalogue import PARCELS, FeatureType
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
-from app.queries.features import Page, Resource, Selection
+from app.queries.features import Page, Selection
 from app.queries.zones import ZONE, check_zone_filter, zone_exists
 from app.schemas.parcels import ParcelCreate, ParcelPatch
 
 Relation = Literal["within", "intersects"]
 T = TypeVar("T")
 
-# The zones a parcel lies in are a spatial fact, computed from the zone geometry on every read.
-# "Parcel within zone" is written ST_Covers(zone, parcel), not ST_CoveredBy(parcel, zone): the same
-# relation, but with the repeated zone first PostGIS reuses its prepared geometry, which on a
-# million parcels makes parcels-in-zone about 7x faster.
-ZONES_OF_PARCEL = (
-    "(SELECT coalesce(json_agg(z.code ORDER BY z.code), '[]'::json) "
-    "FROM zone z WHERE ST_Covers(z.geom, t.geom))"
-)
-
-PROPERTIES = {
-    "code": "t.code",
-    "land_status": "t.land_status",
-    "land_rights": "t.land_rights",
-    "land_use": "t.land_use",
-    "holder": "t.holder",
-    "sector": "t.sector",
-    "price_idr_per_m2": "t.price_idr_per_m2",
-    "attributes": "t.attributes",
-    "area_ha": "round(t.area_ha::numeric, 4)",
-    "zones": ZONES_OF_PARCEL,
-    "created_at": "t.created_at",
-    "updated_at": "t.updated_at",
-}
-
-PARCEL = Resource(
-    label="parcel",
-    table="parcel",
-    key="id",
-    properties=PROPERTIES,
-    geometry_types=POLYGONAL,
-    jsonb_columns=frozenset({"attributes"}),
-)
-
-# A parcel's holder is personal data: callers who may not see it (app.api.deps.sees_holder) get
-# null in its place, wherever parcels are rendered.
-PUBLIC_PROPERTIES = {**PROPERTIES, "holder": "NULL::text"}
-PARCEL_PUBLIC = replace(PARCEL, properties=PUBLIC_PROPERTIES)
+PARCEL = PARCELS
+PROPERTIES = PARCEL.properties
 
 
 def properties(show_holder: bool) -> dict[str, str]:
-    return PROPERTIES if show_holder else PUBLIC_PROPERTIES
+    return PARCEL.for_caller(show_holder).properties
 
 
-def resource(show_holder: bool) -> Resource:
-    return PARCEL if show_holder else PARCEL_PUBLIC
+def resource(show_holder: bool) -> FeatureType:
+    return PARCEL.for_caller(show_holder)
 
 
 # Share of the parcel's (geodesic) area inside zone `z`; 1 without computing an intersection

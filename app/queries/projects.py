@@ -8,17 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ProjectRule, ValidationProblem
 from app.queries import features
-from app.queries.features import PRECISION, Page
+from app.queries.catalogue import PRECISION, PROJECT_SOURCE
+from app.queries.features import Page
 from app.queries.versions import check_if_match
 from app.queries.zones import ZONE, zone_exists
 from app.schemas.projects import ProjectIn
 
-# Each project row `t` with its zone `z` and the union `u` of its parcels.
-SOURCE = """project t JOIN zone z ON z.id = t.zone_id
-    LEFT JOIN LATERAL (
-        SELECT ST_Union(p.geom) AS geom, array_agg(p.id ORDER BY p.id) AS ids
-        FROM project_parcel pp JOIN parcel p ON p.id = pp.parcel_id WHERE pp.project_id = t.id
-    ) u ON true"""
+SOURCE = PROJECT_SOURCE
 
 PROJECT = f"""json_build_object(
     'id', t.id, 'name', t.name, 'sector', t.sector, 'investment_value_usd', t.investment_value_usd,

@@ -3,31 +3,11 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationProblem
-from app.geometry import POLYGONAL
 from app.queries import features
-from app.queries.features import Page, Resource
+from app.queries.catalogue import ZONES
+from app.queries.features import Page
 
-ZONE = Resource(
-    label="zone",
-    table="zone",
-    key="code",
-    properties={
-        "code": "t.code",
-        "name": "t.name",
-        "kind": "t.kind",
-        "regency": "t.regency",
-        "sectors": "t.sectors",
-        "status": "t.status",
-        "description": "t.description",
-        "source": "t.source",
-        "attributes": "t.attributes",
-        "area_ha": "round(t.area_ha::numeric, 4)",
-        "created_at": "t.created_at",
-        "updated_at": "t.updated_at",
-    },
-    geometry_types=POLYGONAL,
-    jsonb_columns=frozenset({"attributes"}),
-)
+ZONE = ZONES
 
 
 async def list_zones(session: AsyncSession, limit: int, offset: int) -> Page:

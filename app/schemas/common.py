@@ -74,6 +74,15 @@ class GeometryIn(BaseModel):
     coordinates: Any = Field(description="Positions are [longitude, latitude] in WGS 84.")
 
 
+class AdminOut(BaseModel):
+    """Where a feature lies, computed from the Kemendagri boundaries at its point on surface."""
+
+    regency: str | None = Field(None, description="Regency (kabupaten/kota) holding the feature (computed).")
+    regency_code: str | None = Field(None, description="Its Kemendagri code, e.g. 64.71 (computed).")
+    district: str | None = Field(None, description="District (kecamatan) holding the feature (computed).")
+    district_code: str | None = Field(None, description="Its Kemendagri code, e.g. 64.71.02 (computed).")
+
+
 class Geometry(BaseModel):
     type: GeometryType
     coordinates: Any
@@ -83,7 +92,10 @@ class PropertiesIn(BaseModel):
     """Properties a client sends. Read-only ones are dropped, any other unknown one is refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    read_only: ClassVar[frozenset[str]] = frozenset({"area_ha", "created_at", "updated_at"})
+    # Computed by the service: dropped when sent back (a feature read and sent again is accepted).
+    read_only: ClassVar[frozenset[str]] = frozenset(
+        {"area_ha", "created_at", "updated_at", "regency", "regency_code", "district", "district_code"}
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from app.models import LandRights, LandStatus
 from app.schemas.common import (
     EXAMPLE_RING,
+    AdminOut,
     FeatureIn,
     Geometry,
     GeometryIn,
@@ -72,7 +73,10 @@ class ParcelPatch(PatchIn):
     properties: ParcelPatchProperties = Field(default_factory=ParcelPatchProperties)
 
 
-class ParcelProperties(TimestampsOut):
+class ParcelProperties(TimestampsOut, AdminOut):
+    id: int = Field(
+        description="The parcel's id, as the feature's id (GDAL and geopandas take that as their FID)."
+    )
     code: str
     land_status: LandStatus
     land_rights: LandRights

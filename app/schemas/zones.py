@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 from app.models import ZoneKind, ZoneStatus
 from app.schemas.common import (
     EXAMPLE_RING,
+    AdminOut,
     FeatureIn,
     Geometry,
     GeometryIn,
@@ -23,7 +24,6 @@ class ZonePropertiesIn(PropertiesIn):
     code: str = code_field()
     name: str = text_field()
     kind: ZoneKind
-    regency: str | None = text_field(None)
     sectors: list[str] = Field(default_factory=list, max_length=50)
     status: ZoneStatus
     description: str | None = text_field(None, 5000)
@@ -38,7 +38,6 @@ class ZoneCreate(FeatureIn):
             "code": "kik-extension",
             "name": "Kariangau extension",
             "kind": "industrial_estate",
-            "regency": "Kota Balikpapan",
             "sectors": ["logistics"],
             "status": "planned",
         },
@@ -55,11 +54,10 @@ class ZonePatch(PatchIn):
     properties: ZonePatchProperties = Field(default_factory=ZonePatchProperties)
 
 
-class ZoneProperties(TimestampsOut):
+class ZoneProperties(TimestampsOut, AdminOut):
     code: str
     name: str
     kind: ZoneKind
-    regency: str | None
     sectors: list[str]
     status: ZoneStatus
     description: str | None

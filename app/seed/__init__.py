@@ -1,4 +1,4 @@
-"""Kaltim reference data (zones, facilities) and its idempotent loader."""
+"""Kaltim reference data (administrative areas, zones, facilities) and its idempotent loader."""
 
 import json
 from collections import Counter
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.geometry import ANY_SIMPLE, POLYGONAL, normalise, to_wkb
+from app.queries import admin
 from app.queries.facilities import FACILITY
 from app.queries.features import upsert
 from app.queries.projects import upsert_seeded_project
@@ -23,6 +24,37 @@ BOUNDARY_METHOD = (
 
 def _read(name: str) -> Any:
     return json.loads(files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+ADMIN_FILES = {
+    "regency": "admin/kaltim_regencies.geojson",
+    "district": "admin/kaltim_districts.geojson",
+    "village": "admin/kaltim_zone_villages.geojson",
+}
+ADMIN_SOURCE = (
+    "Kemendagri codes and boundaries (Kepmendagri 300.2.2-2430/2025) via cahyadsn/wilayah_boundaries "
+    "@3c5a7960, MIT, Copyright (c) 2024 Cahya DSN; simplified upstream, indicative (app/seed/admin)"
+)
+
+
+def admin_areas() -> list[dict]:
+    """The regencies, districts and villages, parents first: code, level, name, parent_code, geometry."""
+    rows = []
+    for level, name in ADMIN_FILES.items():
+        for feature in _read(name)["features"]:
+            p = feature["properties"]
+            parent = {"regency": None, "district": p.get("kode_kab"), "village": p.get("kode_kec")}[level]
+            rows.append(
+                {
+                    "code": p["kode"],
+                    "level": level,
+                    "name": p["nama"],
+                    "parent_code": parent,
+                    "source": ADMIN_SOURCE,
+                    "geometry": feature["geometry"],
+                }  # fmt: skip
+            )
+    return rows
 
 
 def zones() -> list[tuple[dict, dict]]:
@@ -68,7 +100,14 @@ def projects() -> list[dict]:
 async def load_reference(session: AsyncSession, settings: Settings) -> dict[str, Counter]:
     """Insert or refresh the reference zones, facilities and illustrative projects. Running it
     again changes nothing."""
-    outcome: dict[str, Counter] = {"zones": Counter(), "facilities": Counter(), "projects": Counter()}
+    outcome: dict[str, Counter] = {
+        "admin areas": Counter(),
+        "zones": Counter(),
+        "facilities": Counter(),
+        "projects": Counter(),
+    }
+    for row in admin_areas():
+        outcome["admin areas"][await admin.upsert(session, row)] += 1
     for props, geometry in zones():
         geom = normalise(geometry, POLYGONAL, settings.geometry_rules)
         outcome["zones"][await upsert(session, ZONE, props, to_wkb(geom))] += 1
