@@ -84,21 +84,23 @@ def _updated_at(content_type: str, body: bytes) -> datetime | None:
         return None
 
 
-# HTML pages load scripts and styles from the service only; MapLibre draws with blob: workers and
-# data:/blob: images. The API documentation pages load Swagger UI and ReDoc from their CDN.
+# Every HTML page (the landing page, the map, the OGC pages, /docs and /redoc) runs only script
+# files of the service: no inline script, no eval, nothing from another host. What is allowed
+# beyond 'self', and why:
+# - style-src 'unsafe-inline': ReDoc (styled-components) writes <style> elements as it runs,
+#   MapLibre and Swagger UI set style attributes, and the pages carry small <style> blocks.
+# - img-src data: blob: Swagger UI's icons are data: URIs in its stylesheet; MapLibre makes
+#   images from blob:.
+# - worker-src blob: MapLibre's workers and ReDoc's search worker start from blob: URLs.
+# Only /map adds another origin: that of its optional raster basemap (MAP_BASEMAP_URL), to
+# img-src and connect-src. ReDoc's side menu asks for the Redocly logo from cdn.redoc.ly: the
+# policy refuses it, and ReDoc then leaves the image out.
 HTML_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:{extra}; connect-src 'self'{extra}; worker-src 'self' blob:; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
-)
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+MAP_PATH = "/map"
 
 
 class SecurityHeaders:
@@ -111,13 +113,14 @@ class SecurityHeaders:
         if basemap_url:
             parts = urlsplit(basemap_url.replace("{", "").replace("}", ""))
             origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-        self.html_policy = HTML_POLICY.format(extra=origin)
+        self.html_policy = HTML_POLICY.format(extra="")
+        self.map_policy = HTML_POLICY.format(extra=origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_POLICY if scope["path"] in DOCS_PATHS else self.html_policy
+        policy = self.map_policy if scope["path"] == MAP_PATH else self.html_policy
 
         async def secure(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app import errors, http, limits, openapi
 from app.api import (
     cost,
+    docs,
     exports,
     facilities,
     imports,
@@ -54,7 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.imports.close()
         await app.state.pools.close()
 
-    app = FastAPI(title="Kaltim Land API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are the service's own routes (app/api/docs.py), on its vendored bundles.
+    app = FastAPI(
+        title="Kaltim Land API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.is_expensive = partial(cost.is_expensive, settings)
@@ -64,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
     # exports before parcels and zones: /parcels/export is not /parcels/{id}
-    for module in (meta, exports, zones, parcels, facilities, projects, layers, imports, ogc, tiles, webmap):
+    routers = (meta, docs, exports, zones, parcels, facilities, projects, layers, imports, ogc, tiles, webmap)
+    for module in routers:
         app.include_router(module.router)
     return app
 

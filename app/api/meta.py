@@ -3,11 +3,12 @@
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app.api import html
 from app.db import SessionDep
 from app.errors import PROBLEM_TYPES, NotFound, unavailable
 
@@ -16,11 +17,12 @@ log = logging.getLogger("app.health")
 router = APIRouter(tags=["service"])
 
 
-@router.get("/")
-async def landing(request: Request) -> dict:
-    """What the service offers, with links."""
+@router.get("/", response_model=dict, responses=html.HTML_RESPONSE)
+async def landing(request: Request, response: Response, f: html.Format = None) -> dict | HTMLResponse:
+    """What the service offers, with links. A browser (or `f=html`) gets a page linking to the
+    map, the OGC API pages and the API documentation."""
     base = str(request.base_url).rstrip("/")
-    return {
+    body = {
         "title": "Kaltim Land API",
         "description": "Industrial zones, land parcels and facilities of East Kalimantan, "
         "with geodesic distances and areas.",
@@ -36,6 +38,45 @@ async def landing(request: Request) -> dict:
             {"rel": "facilities", "href": f"{base}/facilities", "type": "application/geo+json"},
         ],
     }
+    if html.wanted(request, f):
+        return html.page(body["title"], _landing_body(base, body), [], vary="Accept")
+    response.headers["Vary"] = "Accept"  # the same URL answers a browser with a page
+    return body
+
+
+LINK_TITLES = {
+    "service-desc": "The OpenAPI document",
+    "zones": "Industrial zones",
+    "parcels": "Land parcels",
+    "facilities": "Facilities: ports, airport, cities, IKN",
+}
+
+
+def _landing_body(base: str, body: dict) -> str:
+    data = "".join(
+        f'<li><a href="{html.escape(link["href"])}">{LINK_TITLES[link["rel"]]}</a> '
+        f"(<code>{html.escape(link['type'])}</code>)</li>"
+        for link in body["links"]
+        if link["rel"] in LINK_TITLES
+    )
+    ogc = html.escape(f"{base}/ogc")
+    return (
+        f"<p>{html.escape(body['description'])}</p>"
+        "<h2>Look at the land</h2><ul>"
+        '<li><a href="/map">The map</a>: zones, parcels coloured by land status, ports and IKN; '
+        "click a parcel for its distances to the nearest port and to IKN.</li>"
+        '<li><a href="/ogc?f=html">OGC API - Features</a>: the collections as pages, their '
+        f"features on a map. QGIS, GDAL and OWSLib connect to <code>{ogc}</code>.</li>"
+        "</ul><h2>The API</h2><ul>"
+        '<li><a href="/docs">Swagger UI</a>: every operation, with its parameters, and "Try it out".</li>'
+        '<li><a href="/redoc">ReDoc</a>: the same reference as one page.</li>'
+        "</ul><h2>Documents</h2><ul>"
+        f"{data}"
+        "<li>Vector tiles (TileJSON, for MapLibre, OpenLayers and QGIS): "
+        '<a href="/tiles/zones.json">zones</a>, <a href="/tiles/parcels.json">parcels</a>, '
+        '<a href="/tiles/facilities.json">facilities</a></li>'
+        "</ul>"
+    )
 
 
 HEALTH_TIMEOUT_S = 3.0

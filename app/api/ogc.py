@@ -46,7 +46,7 @@ CONFORMANCE = [
 FilterLang = Literal["cql2-text", "cql2-json"]
 DEFAULT_LIMIT = 10
 
-Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
+Format = html.Format
 CollectionId = Annotated[
     str,
     Path(
@@ -346,18 +346,18 @@ async def items(
         )
     except cql2.FilterInvalid as exc:
         raise BadRequest(str(exc)) from None
+    want_html = html.wanted(request, f)
     page = await ogc.items(
         session,
         c,
         bbox=box,
         filters=filters,
         cql=cql,
-        crs=output,
+        crs=ogc.CRS84 if want_html else output,  # a page draws its features on a map
         limit=size,
         after=_cursor(c, "after", after),
         before=_cursor(c, "before", before),
     )
-    want_html = html.wanted(request, f)
     url = request.url.remove_query_params(["after", "before"])
     kind = "text/html" if want_html else GEOJSON
     links = [
@@ -407,7 +407,14 @@ async def items(
             for ft in features
         ]
         matched = f"{'about ' if page.estimated else ''}{page.matched:,}"
-        return html.page(f"{c.title}: {len(rows)} of {matched}", html.table(rows), links)
+        pager = html.pager(links)
+        return html.page(
+            f"{c.title}: {len(rows)} of {matched}",
+            pager + html.table(rows) + pager,
+            links,
+            features=features,
+            items_url=f"{_base(request)}/collections/{c.id}/items",
+        )
     head = {
         "type": "FeatureCollection",
         "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -433,7 +440,8 @@ async def feature(
 ):
     c = ogc.for_caller(await _collection(session, collection_id), show_holder)
     _refuse_unknown(request, {"f", "crs"})
-    output = _crs(crs)
+    want_html = html.wanted(request, f)
+    output = ogc.CRS84 if want_html else _crs(crs)  # a page draws the feature on a map
     try:
         key = int(feature_id) if c.key_is_int else feature_id
     except ValueError:
@@ -447,10 +455,10 @@ async def feature(
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json", "title": c.title},
     ]
-    if html.wanted(request, f):
+    if want_html:
         parsed = json.loads(found)
         rows = [{"property": k, "value": v} for k, v in parsed["properties"].items()]
-        return html.page(f"{c.title}: {feature_id}", html.table(rows), links)
+        return html.page(f"{c.title}: {feature_id}", html.table(rows), links, features=[parsed])
     return Response(
         found[:-1] + ', "links": ' + json.dumps(links) + "}",
         media_type=GEOJSON,
