@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--replace", action="store_true", help="remove previously generated parcels first")
     imp = commands.add_parser("import", help="import a file into parcels, with every check of POST /imports")
     imp.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, KML/KMZ or CSV")
-    imp.add_argument("--layer", choices=sorted(importer.imports.TARGETS), default="parcels")
+    imp.add_argument(
+        "--layer", default="parcels", help="parcels (default), zones, facilities or a constraint layer's name"
+    )
     imp.add_argument("--crs", help="the coordinates' CRS where the file names none, e.g. EPSG:23837")
     imp.add_argument("--source-layer", help="the layer of a GeoPackage to read (default: the first)")
     imp.add_argument("--map", type=field_pair, action="append", default=[], metavar="FIELD=PROPERTY")

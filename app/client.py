@@ -394,7 +394,9 @@ def parser() -> argparse.ArgumentParser:
     command("connectivity", cmd_connectivity, "each zone's nearest port, airport and IKN")
     imp = command("import", cmd_import, "import a file (parcels, zones, facilities) and print its report")
     imp.add_argument("file")
-    imp.add_argument("--layer", choices=["parcels", "zones", "facilities"], default="parcels")
+    imp.add_argument(
+        "--layer", default="parcels", help="parcels (default), zones, facilities or a constraint layer's name"
+    )
     imp.add_argument("--crs")
     imp.add_argument("--source-layer")
     imp.add_argument("--map", type=field_pair, action="append", default=[], metavar="FIELD=PROPERTY")

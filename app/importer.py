@@ -18,9 +18,10 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.errors import Forbidden
 from app.exports import shapefile_names
 from app.geometry import GeometryRules
-from app.models import ImportState
+from app.models import ImportState, Role
 from app.queries import imports
 from app.schemas.common import check_attributes
 from app.sources import Source, SourceInvalid, batches, open_source
@@ -104,14 +105,35 @@ def plan(source: Source, target: imports.Target, options: Options) -> Plan:
 
 
 async def prepare(
-    conn: asyncpg.Connection, path: Path, filename: str, options: Options
-) -> tuple[Source, Plan]:
+    conn: asyncpg.Connection,
+    path: Path,
+    filename: str,
+    options: Options,
+    may: Callable[[Role], bool] = lambda role: True,
+) -> tuple[Source, imports.Target, Plan]:
     """Open the file (without reading its features) and fit the options to it; SourceInvalid or
     OptionsInvalid say why it cannot be imported."""
+    target = await target_of(conn, options.layer)
+    if not may(target.writer):
+        raise Forbidden(
+            f"Importing into {options.layer} needs a key with role {target.writer}.",
+            required_role=target.writer.value,
+        )
     source = await asyncio.to_thread(open_source, path, filename, options.crs, options.source_layer)
     if not await imports.srid_known(conn, source.srid):
         raise SourceInvalid(f"PostGIS does not know {source.crs}; name another CRS in crs.")
-    return source, plan(source, imports.TARGETS[options.layer], options)
+    return source, target, plan(source, target, options)
+
+
+async def target_of(conn: asyncpg.Connection, layer: str) -> imports.Target:
+    """Where `layer` says the rows go; OptionsInvalid if it names nothing."""
+    target = await imports.target_of(conn, layer)
+    if target is None:
+        raise OptionsInvalid(
+            f"layer: no layer {layer!r}; import into {', '.join(imports.TARGETS)} or a constraint layer "
+            "(GET /layers lists them)."
+        )
+    return target
 
 
 def _text(value: Any) -> str | None:
@@ -208,10 +230,9 @@ async def run_job(
 ) -> dict[str, Any]:
     """Run the job to its end on `conn` (whose session holds the job's advisory lock); returns
     its outcome. Its state and counts are kept in its row as it goes."""
-    target = imports.TARGETS[options.layer]
     say = on_progress or (lambda _: None)
     try:
-        source, the_plan = await prepare(conn, path, filename, options)
+        source, target, the_plan = await prepare(conn, path, filename, options)
         await imports.start(conn, job_id, source.format, source.crs)
         await imports.drop_stage(conn)
         await imports.create_stage(conn, target)
@@ -318,12 +339,19 @@ class Runner:
         self.settings = settings
         self.tasks: set[asyncio.Task] = set()
 
-    async def submit(self, path: Path, filename: str, options: Options, actor: str) -> int:
+    async def submit(
+        self,
+        path: Path,
+        filename: str,
+        options: Options,
+        actor: str,
+        may: Callable[[Role], bool] = lambda role: True,
+    ) -> int:
         """Check that the file can be imported with these options (SourceInvalid, OptionsInvalid
         if not), record the job and start it; returns its id. The job owns `path` from here."""
         conn = await connect(self.settings)
         try:
-            await prepare(conn, path, filename, options)
+            await prepare(conn, path, filename, options, may)
             job_id = await imports.create_job(conn, options.layer, filename, options.as_json(), actor)
         except BaseException:
             await conn.close()

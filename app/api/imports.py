@@ -56,7 +56,12 @@ async def create_import(
         UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, KML/KMZ or CSV.")
     ],
     layer: Annotated[
-        Literal["parcels", "zones", "facilities"], Form(description="Where the features go.")
+        str,
+        Form(
+            description="Where the features go: `parcels`, `zones`, `facilities`, or a constraint layer's "
+            "name (its areas; admins only).",
+            max_length=63,
+        ),
     ] = "parcels",
     crs: Annotated[
         str | None, Form(description="The coordinates' CRS where the file names none (EPSG:23837).")
@@ -108,7 +113,7 @@ async def create_import(
         raise
     try:
         job_id = await request.app.state.imports.submit(
-            path, file.filename or f"upload{suffix}", options, who.name
+            path, file.filename or f"upload{suffix}", options, who.name, who.may
         )
     except (SourceInvalid, OptionsInvalid) as exc:
         raise ImportInvalid(str(exc)) from None

@@ -22,12 +22,12 @@ from app.api.deps import (
 from app.db import SessionDep
 from app.errors import ValidationProblem
 from app.models import ConflictType, FacilityKind, LandStatus
-from app.queries import analysis, features, history, parcels, search
+from app.queries import analysis, features, history, layers, parcels, search
 from app.queries.parcels import PARCEL, ParcelFilter
 from app.queries.search import SiteCriteria, Sort
 from app.schemas.common import FeatureCollection, ProblemOut
 from app.schemas.history import ChangeList
-from app.schemas.parcels import ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
+from app.schemas.parcels import ParcelConstraints, ParcelCreate, ParcelDistances, ParcelFeature, ParcelPatch
 
 router = APIRouter(prefix="/parcels", tags=["parcels"], dependencies=[ReadAccess])
 
@@ -77,6 +77,30 @@ def site_criteria(
         str | None, Query(description="lon,lat of a point; use with within_m.", examples=["116.80,-1.12"])
     ] = None,
     within_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    exclude: Annotated[
+        str | None,
+        Query(description="Comma-separated constraint layers (GET /layers): drop parcels they overlap."),
+    ] = None,
+    exclude_tolerance: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=1,
+            description="The share of a parcel's area the `exclude` layers may overlap (default 0: none).",
+        ),
+    ] = 0.0,
+    require: Annotated[
+        str | None,
+        Query(description="Comma-separated constraint layers that must each cover the whole parcel."),
+    ] = None,
+    conforms_to_plan: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="A use (e.g. `industry`): keep parcels lying wholly where spatial plans allow it.",
+        ),
+    ] = None,
     sort: Annotated[Sort, Query()] = "-area_ha",
 ) -> SiteCriteria:
     """The site search's criteria, shared by the search and its export."""
@@ -92,6 +116,10 @@ def site_criteria(
         max_distance_to_capital_m=max_distance_to_capital_m,
         near=point_param("near", near, within_m, "within_m"),
         within_m=within_m,
+        exclude=csv_list(exclude),
+        exclude_tolerance=exclude_tolerance,
+        require=csv_list(require),
+        conforms_to_plan=conforms_to_plan,
         sort=sort,
     )
 
@@ -109,8 +137,10 @@ async def search_sites(
 ):
     """The parcels that fit a project: all criteria optional and combined with AND. Each feature
     carries `distance_to_port_m` and `distance_to_capital_m` (geodesic, to the nearest port and to
-    IKN), and `distance_to_point_m` with `near`. Distance criteria use index-assisted ST_DWithin
-    on the spheroid."""
+    IKN), `distance_to_point_m` with `near`, and `constraints`: per constraint layer, the areas it
+    overlaps (m², geodesic) and their share of the parcel. Distance criteria use index-assisted
+    ST_DWithin on the spheroid; `exclude`, `require` and `conforms_to_plan` the constraint areas'
+    GiST index."""
     page = await search.search_sites(session, criteria, paging.limit, paging.offset, show_holder=show_holder)
     return await collection(page, request, paging)
 
@@ -214,6 +244,19 @@ async def update_parcel(
 async def delete_parcel(parcel_id: ParcelId, session: SessionDep, if_match: IfMatchDep):
     await features.delete(session, PARCEL, parcel_id, if_match)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{parcel_id}/constraints", response_model=ParcelConstraints, responses={404: {"model": ProblemOut}}
+)
+async def parcel_constraints(parcel_id: ParcelId, session: SessionDep):
+    """What constrains the parcel: per constraint layer (GET /layers), the areas the parcel's
+    interior overlaps, each with the overlapping area (m², geodesic on the WGS84 spheroid) and its
+    share of the parcel, and the layer's total. Layers it does not overlap are left out."""
+    found = await layers.of_parcel(session, parcel_id)
+    if found is None:
+        raise PARCEL.not_found(parcel_id)
+    return Response(found, media_type="application/json")
 
 
 @router.get("/{parcel_id}/distances", response_model=ParcelDistances, responses={404: {"model": ProblemOut}})

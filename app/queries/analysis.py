@@ -30,6 +30,27 @@ statuses AS (
     SELECT s.status, coalesce(i.n, 0) AS n, coalesce(i.ha, 0) AS ha, s.position
     FROM unnest(CAST(:statuses AS text[])) WITH ORDINALITY AS s(status, position)
     LEFT JOIN inside i ON i.land_status = s.status
+),
+-- Constraint layers (spatial plans aside: they allow uses, they do not constrain): the part of
+-- each inside the zone, its areas' union so that overlapping areas count once.
+layer_parts AS (
+    SELECT l.name, l.title, l.kind, ST_Union(ST_Intersection(f.geom, z.geom)) AS geom
+    FROM z JOIN constraint_feature f ON f.geom && z.geom AND ST_Relate(f.geom, z.geom, '2********')
+    JOIN constraint_layer l ON l.id = f.layer_id AND l.kind <> 'spatial_plan'
+    GROUP BY l.name, l.title, l.kind
+),
+available AS (
+    SELECT t.geom FROM z JOIN parcel t ON ST_Covers(z.geom, t.geom) WHERE t.land_status = 'available'
+),
+layer_summary AS (
+    SELECT lp.name, lp.title, lp.kind, ST_Area(lp.geom::geography, true) / 10000.0 AS ha,
+           coalesce((SELECT sum(ST_Area(ST_Intersection(a.geom, lp.geom)::geography, true))
+                     FROM available a WHERE a.geom && lp.geom), 0) / 10000.0 AS available_ha
+    FROM layer_parts lp
+),
+constrained_available AS (
+    SELECT coalesce(sum(ST_Area(ST_Intersection(a.geom, u.geom)::geography, true)), 0) / 10000.0 AS ha
+    FROM (SELECT ST_Union(geom) AS geom FROM layer_parts) u JOIN available a ON a.geom && u.geom
 )
 SELECT json_build_object(
     'zone', z.code,
@@ -45,6 +66,15 @@ SELECT json_build_object(
     'parcelled_area_ha', round(p.parcelled_ha::numeric, 4),
     'parcelled_share', round((p.parcelled_ha / nullif(z.area_ha, 0))::numeric, 6),
     'available_area_ha', (SELECT round(ha::numeric, 4) FROM statuses WHERE status = 'available'),
+    'constraints', (SELECT coalesce(json_agg(json_build_object(
+                        'layer', s.name, 'title', s.title, 'kind', s.kind,
+                        'area_ha', round(s.ha::numeric, 4),
+                        'share_of_zone', round((s.ha / nullif(z.area_ha, 0))::numeric, 6),
+                        'available_area_ha', round(s.available_ha::numeric, 4)) ORDER BY s.name), '[]'::json)
+                    FROM layer_summary s),
+    'unconstrained_available_area_ha', (SELECT round((st.ha - c.ha)::numeric, 4)
+                                        FROM statuses st, constrained_available c
+                                        WHERE st.status = 'available'),
     'nearest', {nearest_by_kind("z.geom")},
     'projects', (SELECT coalesce(json_agg(json_build_object(
                      'id', p.id, 'name', p.name, 'sector', p.sector, 'status', p.status,
@@ -57,9 +87,11 @@ FROM z, LATERAL (SELECT (SELECT sum(ha) FROM statuses) + (SELECT inside_ha FROM 
 
 async def zone_summary(session: AsyncSession, code: str) -> str:
     """Parcels by land status (count and geodesic area), the share of the zone that is parcelled,
-    the available area, the nearest port and IKN (geodesic distance from the zone's edge, 0 if
-    inside), and the zone's projects. Parcels that straddle the edge count with their part inside;
-    where parcels overlap each other, the shared ground counts once per parcel."""
+    the available area, per constraint layer the area it covers in the zone and of its available
+    parcels, the available area no constraint covers, the nearest port and IKN (geodesic
+    distance from the zone's edge, 0 if inside), and the zone's projects. Parcels that straddle
+    the edge count with their part inside; where parcels overlap each other, the shared ground
+    counts once per parcel."""
     params = {
         "code": code,
         "statuses": [s.value for s in LandStatus],

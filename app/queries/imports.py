@@ -7,7 +7,7 @@ is a temporary table of that connection.
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import GeometryRules
-from app.models import FacilityKind, ImportState, LandRights, LandStatus, ZoneKind, ZoneStatus
+from app.models import FacilityKind, ImportState, LandRights, LandStatus, Role, ZoneKind, ZoneStatus
 from app.schemas.common import SLUG
 from app.schemas.parcels import PARCEL_CODE
 
@@ -43,6 +43,10 @@ class Target:
     extra: str | None  # the JSONB column that may take the file's other fields
     polygonal: bool = True
     overlaps: bool = False  # the no-overlap rule (parcels), checked set-wise before the store
+    fixed: tuple[tuple[str, str], ...] = ()  # columns every stored row gets: (name, SQL value)
+    scope: str = "true"  # SQL over the stored row p: the rows of this target (codes are unique there)
+    conflict: str = "(code)"  # the unique key an upsert updates by
+    writer: Role = Role.editor  # the role that may import into it
 
 
 def _one_of(values: Sequence[str]) -> str:
@@ -127,6 +131,34 @@ FACILITIES = Target(
     extra="attributes",
 )
 TARGETS = {t.layer: t for t in (PARCELS, ZONES, FACILITIES)}
+
+
+def constraint_target(layer_id: int, name: str) -> Target:
+    """The areas of constraint layer `layer_id` (an integer from the database). Codes are
+    optional, unique within the layer; `allowed_uses` matters in spatial plans."""
+    return Target(
+        layer=name,
+        table="constraint_feature",
+        label=f"area of {name}",
+        columns=(
+            Column("code", bad="length({}) > 100", expected="text of at most 100 characters"),
+            _text("name", 500),
+            replace(SECTORS, name="allowed_uses", expected="comma-separated uses"),
+        ),
+        extra="attributes",
+        fixed=(("layer_id", str(int(layer_id))),),
+        scope=f"p.layer_id = {int(layer_id)}",
+        conflict="(layer_id, code)",
+        writer=Role.admin,
+    )
+
+
+async def target_of(conn: asyncpg.Connection, layer: str) -> Target | None:
+    """The target `layer` names: parcels, zones, facilities or a constraint layer's name."""
+    if layer in TARGETS:
+        return TARGETS[layer]
+    layer_id = await conn.fetchval("SELECT id FROM constraint_layer WHERE name = $1", layer)
+    return None if layer_id is None else constraint_target(layer_id, layer)
 
 
 def _sql(template: str, column: str) -> str:
@@ -329,7 +361,7 @@ def code_checks(target: Target, upsert: bool) -> list[str]:
             f"""UPDATE import_stage s SET reasons = s.reasons || format(
                    'code %s exists already ({target.label} %s); send upsert=true to update it',
                    quote_literal(s.code), p.id)
-               FROM {target.table} p WHERE p.code = s.code"""
+               FROM {target.table} p WHERE p.code = s.code AND {target.scope}"""
         )
     return statements
 
@@ -439,7 +471,10 @@ async def store(
     conflict = ""
     if upsert:
         sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "code")
-        conflict = f"ON CONFLICT (code) DO UPDATE SET {sets}, updated_at = now()"
+        conflict = f"ON CONFLICT {target.conflict} DO UPDATE SET {sets}, updated_at = now()"
+    for name, value in target.fixed:
+        names.append(name)
+        values.append(value)
     row = await conn.fetchrow(
         f"""WITH stored AS (
                 INSERT INTO {target.table} AS t ({", ".join(names)})

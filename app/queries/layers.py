@@ -162,7 +162,8 @@ OVERLAP_M2 = (
 )
 
 # Per layer (alias l), the areas parcel `t` overlaps: a JSON list of layers, each with its
-# features, their overlapping area (m², geodesic) and share of the parcel.
+# features, their overlapping area (m², geodesic) and share of the parcel; a layer's own overlap
+# is that of the union of its areas, so areas that overlap each other are not counted twice.
 CONSTRAINTS_OF_PARCEL = f"""(
     SELECT coalesce(json_agg(json_build_object(
         'layer', x.name, 'title', x.title, 'kind', x.kind,
@@ -170,14 +171,17 @@ CONSTRAINTS_OF_PARCEL = f"""(
         'share', round((x.overlap_m2 / nullif(t.area_ha * 10000.0, 0))::numeric, 6),
         'features', x.features) ORDER BY x.name), '[]'::json)
     FROM (
-        SELECT l.name, l.title, l.kind, sum(o.m2) AS overlap_m2,
+        SELECT l.name, l.title, l.kind,
+               CASE WHEN count(*) = 1 THEN sum(o.m2)
+                    ELSE ST_Area(ST_Intersection(t.geom, ST_Union(o.geom))::geography, true)
+               END AS overlap_m2,
                json_agg(json_build_object('id', o.id, 'code', o.code, 'name', o.name,
                         'allowed_uses', o.allowed_uses,
                         'overlap_m2', round(o.m2::numeric, 1),
                         'share', round((o.m2 / nullif(t.area_ha * 10000.0, 0))::numeric, 6))
                         ORDER BY o.m2 DESC, o.id) AS features
         FROM (
-            SELECT f.id, f.layer_id, f.code, f.name, f.allowed_uses, {OVERLAP_M2} AS m2
+            SELECT f.id, f.layer_id, f.code, f.name, f.allowed_uses, f.geom, {OVERLAP_M2} AS m2
             FROM constraint_feature f
             WHERE f.geom && t.geom AND ST_Relate(f.geom, t.geom, '2********')
         ) o JOIN constraint_layer l ON l.id = o.layer_id

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationProblem
-from app.queries import features
+from app.queries import features, layers
 from app.queries.facilities import KNN_PARAMS, nearest_distance
 from app.queries.features import Page, Selection
 from app.queries.parcels import properties
@@ -77,6 +77,10 @@ class SiteCriteria:
     max_distance_to_capital_m: float | None = None
     near: tuple[float, float] | None = None
     within_m: float | None = None
+    exclude: list[str] | None = None  # constraint layers a parcel must not overlap ...
+    exclude_tolerance: float = 0.0  # ... by more than this share of its area
+    require: list[str] | None = None  # constraint layers that must each cover the parcel
+    conforms_to_plan: str | None = None  # a use the spatial plans must allow where the parcel lies
     sort: Sort = "-area_ha"
 
 
@@ -165,6 +169,7 @@ async def site_selection(session: AsyncSession, c: SiteCriteria, *, show_holder:
     )
     if c.near is not None:
         params.update(near_lon=c.near[0], near_lat=c.near[1])
+    where += await _constraint_conditions(session, c, params)
     judged = {
         **properties(show_holder),
         "distance_to_port_m": f"round({TO_PORT}::numeric, 2)",
@@ -173,6 +178,7 @@ async def site_selection(session: AsyncSession, c: SiteCriteria, *, show_holder:
     if c.near is not None:
         to_point = f"ST_Distance(t.geom::geography, {NEAR_POINT}::geography, true)"
         judged["distance_to_point_m"] = f"round({to_point}::numeric, 2)"
+    judged["constraints"] = layers.CONSTRAINTS_OF_PARCEL
     numbers = frozenset({"price_idr_per_m2", "area_ha", "distance_to_port_m", "distance_to_capital_m"})
     return Selection(
         "sites",
@@ -183,6 +189,30 @@ async def site_selection(session: AsyncSession, c: SiteCriteria, *, show_holder:
         order=ORDER[c.sort],
         numbers=numbers | {"distance_to_point_m"},
     )
+
+
+async def _constraint_conditions(session: AsyncSession, c: SiteCriteria, params: dict) -> list[str]:
+    """The conditions of `exclude`, `require` and `conforms_to_plan` (their parameters go into
+    `params`), each checked on the parcels the other criteria yield, through constraint_feature's
+    GiST index."""
+    where = []
+    if c.exclude:
+        params["exclude_layers"] = await layers.ids(session, c.exclude, "exclude")
+        params["exclude_tolerance"] = c.exclude_tolerance
+        where.append(layers.excluded("exclude_layers", "exclude_tolerance"))
+    for i, layer_id in enumerate(await layers.ids(session, c.require, "require") if c.require else []):
+        params[f"require_{i}"] = layer_id
+        where.append(layers.required(f"require_{i}"))
+    if c.conforms_to_plan is not None:
+        uses = await layers.plan_uses(session)
+        if c.conforms_to_plan not in uses:
+            raise ValidationProblem(
+                f"conforms_to_plan: no spatial plan allows {c.conforms_to_plan!r}; the uses the plans "
+                f"allow are: {', '.join(uses) or 'none (no spatial_plan layer has areas)'}."
+            )
+        params["plan_use"] = c.conforms_to_plan
+        where.append(layers.conforming("plan_use"))
+    return where
 
 
 async def search_sites(

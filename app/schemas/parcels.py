@@ -107,3 +107,30 @@ class ParcelDistances(BaseModel):
     nearest: dict[str, NearestFacility | None] = Field(
         description="For each kind asked for, the nearest facility, or null when there is none."
     )
+
+
+class ConstraintArea(BaseModel):
+    id: int = Field(description="The area's id in its layer (/layers/{layer}/features/{id}).")
+    code: str | None
+    name: str | None
+    allowed_uses: list[str] = Field(description="In a spatial plan, the uses it allows; else empty.")
+    overlap_m2: float = Field(description="Area of its overlap with the parcel, m², geodesic.")
+    share: float = Field(description="That area's share of the parcel's area, 0 to 1.")
+
+
+class LayerConstraint(BaseModel):
+    layer: str
+    title: str
+    kind: str
+    overlap_m2: float = Field(
+        description="The layer's overlap with the parcel (of the union of its areas), m², geodesic."
+    )
+    share: float
+    features: list[ConstraintArea]
+
+
+class ParcelConstraints(BaseModel):
+    parcel_id: int
+    code: str
+    area_m2: float = Field(description="The parcel's area, m², geodesic.")
+    constraints: list[LayerConstraint]

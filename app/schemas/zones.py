@@ -103,6 +103,15 @@ class ProjectBrief(BaseModel):
     investment_value_usd: float | None
 
 
+class ZoneConstraint(BaseModel):
+    layer: str
+    title: str
+    kind: str
+    area_ha: float = Field(description="Geodesic area of the layer inside the zone, hectares.")
+    share_of_zone: float | None
+    available_area_ha: float = Field(description="Of that, the part on available parcels, hectares.")
+
+
 class ZoneSummary(BaseModel):
     zone: str
     name: str
@@ -112,6 +121,13 @@ class ZoneSummary(BaseModel):
     parcelled_area_ha: float
     parcelled_share: float | None = Field(description="Parcelled area / zone area, 0-1.")
     available_area_ha: float
+    constraints: list[ZoneConstraint] = Field(
+        description="Per constraint layer (spatial plans aside), what it covers of the zone and of its "
+        "available parcels; a layer's overlapping areas count once."
+    )
+    unconstrained_available_area_ha: float = Field(
+        description="Area of the available parcels that no constraint layer covers, hectares."
+    )
     nearest: dict[str, Nearest | None] = Field(description="Nearest port and IKN (`capital`).")
     projects: list[ProjectBrief]
 
