@@ -78,7 +78,9 @@ async def create_layer(body: LayerIn, request: Request, session: SessionDep):
     `layer=<name>` (each area may carry `code`, `name`, and, in a spatial plan, `allowed_uses`)."""
     created = await layers.create(session, body.values())
     described = await _one(request, session, created.name)
-    return JSONResponse(jsonable_encoder(described), status_code=201, headers={"Location": f"/layers/{created.name}"})
+    return JSONResponse(
+        jsonable_encoder(described), status_code=201, headers={"Location": f"/layers/{created.name}"}
+    )
 
 
 @router.get("/layers/{name}", tags=["constraint layers"], response_model=LayerOut, responses=ADMIN)
