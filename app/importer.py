@@ -33,6 +33,8 @@ BATCH = 10_000
 # what the service computes itself (its own exports carry them).
 IGNORED_FIELDS = {"import_row", "import_reasons", "id", "area_ha", "zones", "created_at", "updated_at"}
 IGNORED_FIELDS |= {"share_in_zone", "distance_to_port_m", "distance_to_capital_m", "distance_to_point_m"}
+IGNORED_FIELDS |= {"regency", "regency_code", "district", "district_code", "constraints"}
+IGNORED_FIELDS |= {name[:10] for name in IGNORED_FIELDS}  # as a Shapefile export shortens them
 REFUSALS_IN_REPORT = 100
 
 

@@ -401,7 +401,7 @@ async def items(
                 **{
                     k: v
                     for k, v in ft["properties"].items()
-                    if k not in ("attributes", "created_at", "updated_at")
+                    if k not in ("id", "attributes", "created_at", "updated_at")  # id: the link
                 },
             }
             for ft in features
