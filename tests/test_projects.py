@@ -55,7 +55,7 @@ async def test_project_geometry_is_derived_not_typed(client):
         parcel_ids=[ids["A"]], geometry={"type": "Point", "coordinates": [0, 0]}, area_ha=99, id=5
     )
     body = (await client.post("/projects", json=typed, headers=AUTH)).json()
-    assert body["geometry"]["type"] == "Polygon" and body["area_ha"] < 10 and body["id"] != 5
+    assert body["geometry"]["type"] == "MultiPolygon" and body["area_ha"] < 10 and body["id"] != 5
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ from app.queries.versions import check_if_match
 from app.queries.zones import ZONE, zone_exists
 from app.schemas.projects import ProjectIn
 
-# Each project row `t` with its zone `z` and the union `u` of its parcels.
+# Each project row `t` with its zone `z` and the union `u` of its parcels, a MultiPolygon
+# always (a union of neighbouring parcels is one Polygon; ST_Multi keeps the type declared).
 SOURCE = """project t JOIN zone z ON z.id = t.zone_id
     LEFT JOIN LATERAL (
-        SELECT ST_Union(p.geom) AS geom, array_agg(p.id ORDER BY p.id) AS ids
+        SELECT ST_Multi(ST_Union(p.geom)) AS geom, array_agg(p.id ORDER BY p.id) AS ids
         FROM project_parcel pp JOIN parcel p ON p.id = pp.parcel_id WHERE pp.project_id = t.id
     ) u ON true"""
 

@@ -1,0 +1,59 @@
+"""What the OGC API says about itself against what it does: the geometry types the collections
+declare. Over real HTTP, checked against SQL."""
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import prepared_database, serve
+from tests.test_migrations import dsn
+from tests.test_ogc import rel
+
+GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+
+
+@pytest.fixture(scope="module")
+async def server(fresh_database):
+    url = await prepared_database(fresh_database, "kaltim_ogc_definition", cell_m=400)
+    with serve(url) as base:
+        yield base, url
+
+
+async def rows(url: str, sql: str) -> list:
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        return [r[0] for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+async def test_every_feature_has_its_collections_geometry_type(server):
+    base, url = server
+    counts = {
+        "zones": "SELECT count(*) FROM zone",
+        "parcels": "SELECT count(*) FROM parcel",
+        "facilities": "SELECT count(*) FROM facility",
+        "projects": "SELECT count(*) FROM project",
+    }
+    for collection in httpx.get(f"{base}/ogc/collections").json()["collections"]:
+        declared = collection["geometryType"]
+        features, href = [], f"{base}/ogc/collections/{collection['id']}/items?limit=1000"
+        while href:
+            page = httpx.get(href, timeout=30).json()
+            features += page["features"]
+            href = rel(page, "next")[0]["href"] if rel(page, "next") else None
+        assert len(features) == (await rows(url, counts[collection["id"]]))[0] > 0
+        served = {f["geometry"]["type"] for f in features if f["geometry"] is not None}
+        assert all(f["geometry"] is not None for f in features), collection["id"]
+        if declared == "Geometry":
+            assert served <= GEOMETRY_TYPES, (collection["id"], served)
+        else:
+            assert served == {declared}, (collection["id"], declared, served)
+    # Among the projects are some whose parcels' union is a single Polygon: the case ST_Multi is for.
+    single = await rows(
+        url,
+        "SELECT count(*) FROM project t JOIN LATERAL (SELECT ST_NumGeometries("
+        "ST_Union(p.geom)) n FROM project_parcel pp JOIN parcel p ON p.id = pp.parcel_id "
+        "WHERE pp.project_id = t.id) u ON u.n = 1",
+    )
+    assert single[0] > 0
