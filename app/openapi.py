@@ -10,6 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+VERSION = "3.0.3"
+# How links announce the documents: OpenAPI's media type with the version they are written in.
+MEDIA_TYPE = "application/vnd.oai.openapi+json;version=" + ".".join(VERSION.split(".")[:2])
+
 
 def _to_30(node: Any, in_schema: bool = False) -> Any:
     if isinstance(node, list):
@@ -74,7 +78,7 @@ def install(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             schema = _to_30(schema)
-            schema["openapi"] = "3.0.3"
+            schema["openapi"] = VERSION
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,9 +1,10 @@
 """What the OGC API says about itself against what it does: the geometry types the collections
-declare. Over real HTTP, checked against SQL."""
+declare, the version the API definitions are announced in. Over real HTTP, checked against SQL."""
 
 import asyncpg
 import httpx
 import pytest
+from openapi_spec_validator import validate
 
 from tests.conftest import prepared_database, serve
 from tests.test_migrations import dsn
@@ -25,6 +26,32 @@ async def rows(url: str, sql: str) -> list:
         return [r[0] for r in await conn.fetch(sql)]
     finally:
         await conn.close()
+
+
+def media_version(media_type: str) -> str:
+    """The `version` parameter of an OpenAPI media type (`...;version=3.0`)."""
+    params = dict(p.strip().split("=", 1) for p in media_type.split(";")[1:])
+    return params["version"]
+
+
+async def test_every_link_announces_the_version_the_definition_is_in(server):
+    base, _ = server
+    conformance = httpx.get(f"{base}/ogc/conformance").json()["conformsTo"]
+    for landing in (f"{base}/", f"{base}/ogc"):
+        [link] = rel(httpx.get(landing).json(), "service-desc")
+        answer = httpx.get(link["href"])
+        document = answer.json()
+        assert answer.status_code == 200, link
+        validate(document)
+        major_minor = ".".join(document["openapi"].split(".")[:2])
+        assert media_version(link["type"]) == major_minor, (landing, link, document["openapi"])
+        if answer.headers["content-type"] != "application/json":
+            assert answer.headers["content-type"] == link["type"]
+        if landing.endswith("/ogc"):  # the conformance class names the same version
+            oas = [c for c in conformance if "/conf/oas" in c]
+            assert oas == [
+                f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas{major_minor.replace('.', '')}"
+            ]
 
 
 async def test_every_feature_has_its_collections_geometry_type(server):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from app import openapi
 from app.api import html
 from app.api.deps import HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
@@ -78,7 +79,7 @@ async def landing(request: Request, f: Format = None):
         {
             "href": f"{root}/openapi.json",
             "rel": "service-desc",
-            "type": "application/vnd.oai.openapi+json;version=3.0",
+            "type": openapi.MEDIA_TYPE,
             "title": "The API definition",
         },
         {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
