@@ -1,18 +1,24 @@
-"""The OpenAPI document as OpenAPI 3.0, which OGC API - Features' oas30 class and older GIS
-clients expect. FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0
-lacks are rewritten: a union with null becomes `nullable`, a list of `examples` becomes one
-`example`, numeric exclusive bounds become a bound with a boolean flag, `const` becomes a
-one-value `enum`, a `$ref` with siblings moves into `allOf`, and a file (`contentMediaType`)
-becomes `format: binary`."""
+"""The OpenAPI document, as OpenAPI 3.0, which OGC API - Features' oas30 class and older GIS
+clients expect.
+
+FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0 lacks are
+rewritten: a union with null becomes `nullable`, a list of `examples` becomes one `example`,
+numeric exclusive bounds become a bound with a boolean flag, `const` becomes a one-value `enum`,
+a `$ref` with siblings moves into `allOf`, and a file (`contentMediaType`) becomes
+`format: binary`. Error responses are described as they are sent, as problem details
+(`application/problem+json`); under /ogc a bad parameter is a 400, so no 422 is listed there."""
 
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.errors import OGC_ROOT, PROBLEM_JSON
+
 VERSION = "3.0.3"
 # How links announce the documents: OpenAPI's media type with the version they are written in.
 MEDIA_TYPE = "application/vnd.oai.openapi+json;version=" + ".".join(VERSION.split(".")[:2])
+PROBLEM = {"$ref": "#/components/schemas/ProblemOut"}
 
 
 def _to_30(node: Any, in_schema: bool = False) -> Any:
@@ -71,6 +77,24 @@ def _to_30(node: Any, in_schema: bool = False) -> Any:
     }
 
 
+def _under_ogc(path: str) -> bool:
+    return path == OGC_ROOT or path.startswith(OGC_ROOT + "/")
+
+
+def _describe_errors(schema: dict) -> None:
+    """Problem responses under the media type they are sent with, and no 422 under /ogc, where
+    the error handlers answer a bad parameter with 400."""
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if _under_ogc(path):
+                responses.pop("422", None)
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status[0] in "45" and any(c.get("schema") == PROBLEM for c in content.values()):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM}}
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -79,6 +103,7 @@ def install(app: FastAPI) -> None:
             )
             schema = _to_30(schema)
             schema["openapi"] = VERSION
+            _describe_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,9 +1,11 @@
 """What the OGC API says about itself against what it does: the geometry types the collections
-declare, the version the API definitions are announced in. Over real HTTP, checked against SQL."""
+declare, the version the API definitions are announced in, the error responses they document.
+Over real HTTP, checked against SQL."""
 
 import asyncpg
 import httpx
 import pytest
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from tests.conftest import prepared_database, serve
@@ -52,6 +54,52 @@ async def test_every_link_announces_the_version_the_definition_is_in(server):
             assert oas == [
                 f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas{major_minor.replace('.', '')}"
             ]
+
+
+def bad_requests(base: str, path: str, feature_ids: dict[str, str]) -> list[tuple[str, dict, dict]]:
+    """Requests that must fail for `path` (a path of the document, under /ogc): url, params,
+    headers. One for each way it can fail."""
+    real = path.replace("{collectionId}", "parcels").replace("{featureId}", feature_ids["parcels"])
+    made = [
+        (base + real, {"colour": "red"}, {}),  # unknown parameter: 400
+        (base + real, {}, {"Authorization": "Bearer not-a-key"}),  # unknown key: 401
+    ]
+    if "{collectionId}" in path:
+        made.append((base + path.replace("{collectionId}", "rivers").replace("{featureId}", "1"), {}, {}))
+    if "{featureId}" in path:
+        made.append(
+            (base + path.replace("{collectionId}", "parcels").replace("{featureId}", "999999999"), {}, {})
+        )
+    if path.endswith("/items"):
+        made.append((base + real, {"limit": "0"}, {}))
+        made.append((base + real, {"filter": "area_ha > 1", "filter-lang": "sql"}, {}))
+    return made
+
+
+async def test_the_documents_list_the_errors_the_ogc_routes_give(server):
+    base, url = server
+    feature_ids = {"parcels": str((await rows(url, "SELECT min(id) FROM parcel"))[0])}
+    whole = httpx.get(f"{base}/openapi.json").json()
+    documents = [(whole, "", p) for p in whole["paths"] if p == "/ogc" or p.startswith("/ogc/")]
+    assert len(documents) >= 7
+    for document, prefix, path in documents:
+        problem = document["components"]["schemas"]["ProblemOut"]
+        operation = document["paths"][path]["get"]
+        documented = {s for s in operation["responses"] if s[0] in "45"}
+        assert "422" not in documented, path
+        for status in documented:
+            assert operation["responses"][status]["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+            }, (path, status)
+        seen = set()
+        for href, params, headers in bad_requests(base, prefix + path.rstrip("/"), feature_ids):
+            answer = httpx.get(href, params=params, headers=headers)
+            status = str(answer.status_code)
+            assert status in documented, (path, href, params, status, documented)
+            assert answer.headers["content-type"] == "application/problem+json"
+            OAS30Validator(problem).validate(answer.json())
+            seen.add(status)
+        assert seen == documented, (path, seen, documented)  # nothing documented that cannot occur
 
 
 async def test_every_feature_has_its_collections_geometry_type(server):

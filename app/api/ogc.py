@@ -14,14 +14,29 @@ from fastapi.responses import JSONResponse, Response
 
 from app import openapi
 from app.api import html
-from app.api.deps import HolderDep, ReadAccess, SettingsDep
+from app.api.deps import GeoJSONResponse, HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
-from app.errors import BadRequest, NotFound
+from app.errors import OGC_ROOT, BadRequest, NotFound
 from app.geometry import parse_bbox
 from app.queries import cql2, ogc
 from app.queries.ogc import COLLECTIONS, Collection
+from app.schemas.common import ProblemOut
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[ReadAccess])
+# What every route may answer besides 200; routes naming a collection add 404.
+router = APIRouter(
+    prefix=OGC_ROOT,
+    tags=["OGC API - Features"],
+    dependencies=[ReadAccess],
+    responses={
+        400: {"model": ProblemOut, "description": "An unknown or invalid query parameter."},
+        401: {
+            "model": ProblemOut,
+            "description": "The key sent is unknown or revoked, or reads need a key on this server.",
+        },
+    },
+)
+NO_COLLECTION = {404: {"model": ProblemOut, "description": "No such collection."}}
+NO_FEATURE = {404: {"model": ProblemOut, "description": "No such collection, or no such feature in it."}}
 
 GEOJSON = "application/geo+json"
 CRS84 = ogc.CRS84.uri
@@ -47,11 +62,15 @@ FilterLang = Literal["cql2-text", "cql2-json"]
 DEFAULT_LIMIT = 10
 
 Format = Annotated[str | None, Query(description="`json` (default) or `html`.", pattern="^(json|html)$")]
-CollectionId = Annotated[str, Path(description="`zones`, `parcels`, `facilities` or `projects`.")]
+# Path parameters named as OGC API - Features names them (GDAL looks for these paths).
+CollectionId = Annotated[
+    str, Path(alias="collectionId", description="`zones`, `parcels`, `facilities` or `projects`.")
+]
+FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id.")]
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return str(request.base_url).rstrip("/") + OGC_ROOT
 
 
 def _collection(collection_id: str) -> Collection:
@@ -171,7 +190,7 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
     return JSONResponse({"collections": described, "links": links})
 
 
-@router.get("/collections/{collection_id}", summary="A collection")
+@router.get("/collections/{collectionId}", summary="A collection", responses=NO_COLLECTION)
 async def collection(collection_id: CollectionId, request: Request, session: SessionDep, f: Format = None):
     _refuse_unknown(request, {"f"})
     described = await _describe(request, session, _collection(collection_id))
@@ -184,7 +203,7 @@ async def collection(collection_id: CollectionId, request: Request, session: Ses
     return JSONResponse(described)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="What may be filtered")
+@router.get("/collections/{collectionId}/queryables", summary="What may be filtered", responses=NO_COLLECTION)
 async def queryables(collection_id: CollectionId, request: Request, show_holder: HolderDep):
     _refuse_unknown(request, {"f"})
     c = ogc.for_caller(_collection(collection_id), show_holder)
@@ -251,7 +270,12 @@ def _cursor(c: Collection, name: str, value: str | None) -> Any:
         raise BadRequest(f"{name}: expected a feature id (an integer).") from None
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a collection")
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection",
+    response_class=GeoJSONResponse,
+    responses=NO_COLLECTION,
+)
 async def items(
     collection_id: CollectionId,
     request: Request,
@@ -411,10 +435,15 @@ async def items(
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{output.uri}>"})
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature",
+    response_class=GeoJSONResponse,
+    responses=NO_FEATURE,
+)
 async def feature(
     collection_id: CollectionId,
-    feature_id: str,
+    feature_id: FeatureId,
     request: Request,
     session: SessionDep,
     show_holder: HolderDep,
