@@ -46,7 +46,7 @@ async def parcel_ids(url: str, sql: str = "SELECT id FROM parcel ORDER BY id") -
 async def test_landing_conformance_and_collections(server):
     base, _ = server
     landing = get(base, "/ogc").json()
-    assert rel(landing, "service-desc")[0]["href"].endswith("/openapi.json")
+    assert rel(landing, "service-desc")[0]["href"].endswith("/ogc/api")
     assert rel(landing, "conformance") and rel(landing, "data")
     document = get(base, "/openapi.json").json()
     assert document["openapi"].startswith("3.0")

@@ -96,7 +96,7 @@ async def landing(request: Request, f: Format = None):
         {"href": f"{base}?f=json", "rel": "self", "type": "application/json", "title": "This document"},
         {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
         {
-            "href": f"{root}/openapi.json",
+            "href": f"{base}/api",
             "rel": "service-desc",
             "type": openapi.MEDIA_TYPE,
             "title": "The API definition",
@@ -119,6 +119,19 @@ async def landing(request: Request, f: Format = None):
     if html.wanted(request, f):
         return html.page(body["title"], f"<p>{html.escape(body['description'])}</p>", links)
     return JSONResponse(body)
+
+
+@router.get("/api", summary="The API definition")
+async def definition(request: Request, show_holder: HolderDep) -> JSONResponse:
+    """This OGC API's OpenAPI document: paths relative to the landing page, and an items path per
+    collection that lists the queryables this caller may filter on as query parameters."""
+    _refuse_unknown(request, set())
+    queryables = {
+        c.id: {name: q.schema for name, q in ogc.for_caller(c, show_holder).queryables.items()}
+        for c in COLLECTIONS.values()
+    }
+    document = openapi.ogc_definition(request.app.openapi(), _base(request), queryables)
+    return JSONResponse(document, media_type=openapi.MEDIA_TYPE)
 
 
 @router.get("/conformance", summary="Conformance classes")
