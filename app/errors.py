@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
+# Where OGC API - Features is served: it answers an invalid parameter with 400, not 422.
+OGC_ROOT = "/ogc"
 PROBLEM_BASE = "/problems/"
 
 # slug -> (title, what it means); served at /problems/{slug} so every `type` resolves.
@@ -316,7 +318,8 @@ def install(app: FastAPI) -> None:
             return problem_response(400, "bad-request", f"The body is not valid JSON: {msg}", request)
         detail = "; ".join(f"{_location(e)}: {e.get('msg', '')}" for e in errors[:5])
         # OGC API - Features asks for 400 on an invalid parameter; the rest of the API says 422.
-        status = 400 if request.url.path.startswith("/ogc") else 422
+        path = request.url.path
+        status = 400 if path == OGC_ROOT or path.startswith(OGC_ROOT + "/") else 422
         return problem_response(status, "validation", detail, request, errors=_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)

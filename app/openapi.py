@@ -1,14 +1,32 @@
-"""The OpenAPI document as OpenAPI 3.0, which OGC API - Features' oas30 class and older GIS
-clients expect. FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0
-lacks are rewritten: a union with null becomes `nullable`, a list of `examples` becomes one
-`example`, numeric exclusive bounds become a bound with a boolean flag, `const` becomes a
-one-value `enum`, a `$ref` with siblings moves into `allOf`, and a file (`contentMediaType`)
-becomes `format: binary`."""
+"""The OpenAPI documents, as OpenAPI 3.0, which OGC API - Features' oas30 class and older GIS
+clients expect.
 
+FastAPI writes 3.1 (JSON Schema 2020-12); the few constructs it uses that 3.0 lacks are
+rewritten: a union with null becomes `nullable`, a list of `examples` becomes one `example`,
+numeric exclusive bounds become a bound with a boolean flag, `const` becomes a one-value `enum`,
+a `$ref` with siblings moves into `allOf`, and a file (`contentMediaType`) becomes
+`format: binary`. Error responses are described as they are sent, as problem details
+(`application/problem+json`); under /ogc a bad parameter is a 400, so no 422 is listed there.
+
+`/openapi.json` describes the whole service. `/ogc/api` describes the OGC API alone, its paths
+relative to its landing page (`/collections/{collectionId}/items`) as OGC clients such as GDAL
+look them up, with an items path per collection that lists the collection's queryables as query
+parameters: what a client may leave to the server to filter."""
+
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from app.errors import OGC_ROOT, PROBLEM_JSON
+
+VERSION = "3.0.3"
+# How links announce the documents: OpenAPI's media type with the version they are written in.
+MEDIA_TYPE = "application/vnd.oai.openapi+json;version=" + ".".join(VERSION.split(".")[:2])
+PROBLEM = {"$ref": "#/components/schemas/ProblemOut"}
+ITEMS = "/collections/{collectionId}/items"
 
 
 def _to_30(node: Any, in_schema: bool = False) -> Any:
@@ -67,6 +85,62 @@ def _to_30(node: Any, in_schema: bool = False) -> Any:
     }
 
 
+def _under_ogc(path: str) -> bool:
+    return path == OGC_ROOT or path.startswith(OGC_ROOT + "/")
+
+
+def _describe_errors(schema: dict) -> None:
+    """Problem responses under the media type they are sent with, and no 422 under /ogc, where
+    the error handlers answer a bad parameter with 400."""
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if _under_ogc(path):
+                responses.pop("422", None)
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status[0] in "45" and any(c.get("schema") == PROBLEM for c in content.values()):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM}}
+
+
+def ogc_definition(document: dict, root_url: str, queryables: Mapping[str, Mapping[str, dict]]) -> dict:
+    """The OGC API's own document, derived from the whole service's `document`: the paths under
+    /ogc made relative to the landing page at `root_url`, and an items path for each collection
+    with its `queryables` (collection id -> name -> JSON Schema) as query parameters."""
+    paths = {
+        path[len(OGC_ROOT) :] or "/": item for path, item in document["paths"].items() if _under_ogc(path)
+    }
+    items = paths[ITEMS]["get"]
+    for collection_id, properties in queryables.items():
+        operation = copy.deepcopy(items)
+        operation["operationId"] = f"{items['operationId']}_{collection_id}"
+        operation["summary"] = f"Features of {collection_id}"
+        operation["parameters"] = [p for p in operation["parameters"] if p["in"] != "path"] + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"{schema.get('title', name)}: the features whose `{name}` is this value.",
+                "schema": schema,
+            }
+            for name, schema in properties.items()
+        ]
+        operation["responses"].pop("404", None)  # the collection exists
+        paths[f"/collections/{collection_id}/items"] = {"get": operation}
+    return {
+        "openapi": document["openapi"],
+        "info": {
+            "title": f"{document['info']['title']}: OGC API - Features",
+            "version": document["info"]["version"],
+            "description": "The OGC API - Features part of the service, relative to its landing page; "
+            "`/openapi.json` describes the whole service.",
+        },
+        "servers": [{"url": root_url}],
+        "paths": paths,
+        "components": document["components"],
+    }
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -74,7 +148,8 @@ def install(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             schema = _to_30(schema)
-            schema["openapi"] = "3.0.3"
+            schema["openapi"] = VERSION
+            _describe_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

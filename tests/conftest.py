@@ -188,13 +188,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Iterator[str]:
+def serve(
+    database_url: str, api_keys: str = SERVER_KEY, access_log: Path | None = None, **settings: str
+) -> Iterator[str]:
     """`uvicorn app.main:app` on a free port against `database_url`, with any other `settings`
     as environment variables (`query_timeout_s="1"`); yields its base URL once healthy.
-    Afterwards the server's log must hold no error: an exception that escaped the app (and
-    cost a client its answer) fails the test even when no test request saw it."""
+    With `access_log` the server writes its log to that file, a line for every request among it,
+    for the test to read while it runs. Afterwards the server's log must hold no error: an
+    exception that escaped the app (and cost a client its answer) fails the test even when no
+    test request saw it."""
     port = free_port()
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.TemporaryFile("w+") if access_log is None else access_log.open("w+")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -212,7 +216,7 @@ def serve(database_url: str, api_keys: str = SERVER_KEY, **settings: str) -> Ite
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            "warning" if access_log is None else "info",
             "--no-server-header",
         ],
         cwd=ROOT,

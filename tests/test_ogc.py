@@ -46,12 +46,12 @@ async def parcel_ids(url: str, sql: str = "SELECT id FROM parcel ORDER BY id") -
 async def test_landing_conformance_and_collections(server):
     base, _ = server
     landing = get(base, "/ogc").json()
-    assert rel(landing, "service-desc")[0]["href"].endswith("/openapi.json")
+    assert rel(landing, "service-desc")[0]["href"].endswith("/ogc/api")
     assert rel(landing, "conformance") and rel(landing, "data")
     document = get(base, "/openapi.json").json()
     assert document["openapi"].startswith("3.0")
     validate(document)  # a valid OpenAPI 3.0 document, as the oas30 conformance class says
-    items = document["paths"]["/ogc/collections/{collection_id}/items"]["get"]["parameters"]
+    items = document["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]
     assert {"bbox", "limit", "f"} <= {p["name"] for p in items}
     conforms = get(base, "/ogc/conformance").json()["conformsTo"]
     assert {

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app import openapi
 from app.api import html
 from app.db import SessionDep
 from app.errors import PROBLEM_TYPES, NotFound, unavailable
@@ -30,7 +31,7 @@ async def landing(request: Request, response: Response, f: html.Format = None) -
             {
                 "rel": "service-desc",
                 "href": f"{base}/openapi.json",
-                "type": "application/vnd.oai.openapi+json;version=3.1",
+                "type": openapi.MEDIA_TYPE,
             },
             {"rel": "service-doc", "href": f"{base}/docs", "type": "text/html"},
             {"rel": "zones", "href": f"{base}/zones", "type": "application/geo+json"},

@@ -12,16 +12,32 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from app import openapi
 from app.api import html
-from app.api.deps import HolderDep, ReadAccess, SettingsDep
+from app.api.deps import GeoJSONResponse, HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
-from app.errors import BadRequest, NotFound
+from app.errors import OGC_ROOT, BadRequest, NotFound
 from app.geometry import parse_bbox
 from app.queries import cql2, layers, ogc
 from app.queries.catalogue import STATIC
 from app.queries.ogc import Collection
+from app.schemas.common import ProblemOut
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[ReadAccess])
+# What every route may answer besides 200; routes naming a collection add 404.
+router = APIRouter(
+    prefix=OGC_ROOT,
+    tags=["OGC API - Features"],
+    dependencies=[ReadAccess],
+    responses={
+        400: {"model": ProblemOut, "description": "An unknown or invalid query parameter."},
+        401: {
+            "model": ProblemOut,
+            "description": "The key sent is unknown or revoked, or reads need a key on this server.",
+        },
+    },
+)
+NO_COLLECTION = {404: {"model": ProblemOut, "description": "No such collection."}}
+NO_FEATURE = {404: {"model": ProblemOut, "description": "No such collection, or no such feature in it."}}
 
 GEOJSON = "application/geo+json"
 CRS84 = ogc.CRS84.uri
@@ -47,17 +63,20 @@ FilterLang = Literal["cql2-text", "cql2-json"]
 DEFAULT_LIMIT = 10
 
 Format = html.Format
+# Path parameters named as OGC API - Features names them (GDAL looks for these paths).
 CollectionId = Annotated[
     str,
     Path(
+        alias="collectionId",
         description=f"A collection id: {', '.join(f'`{name}`' for name in STATIC)}, or a constraint "
-        "layer's name (GET /ogc/collections lists them all)."
+        "layer's name (GET /ogc/collections lists them all).",
     ),
 ]
+FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id.")]
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return str(request.base_url).rstrip("/") + OGC_ROOT
 
 
 async def _collection(session, collection_id: str) -> Collection:
@@ -85,9 +104,9 @@ async def landing(request: Request, f: Format = None):
         {"href": f"{base}?f=json", "rel": "self", "type": "application/json", "title": "This document"},
         {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html", "title": "This document as HTML"},
         {
-            "href": f"{root}/openapi.json",
+            "href": f"{base}/api",
             "rel": "service-desc",
-            "type": "application/vnd.oai.openapi+json;version=3.0",
+            "type": openapi.MEDIA_TYPE,
             "title": "The API definition",
         },
         {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
@@ -108,6 +127,19 @@ async def landing(request: Request, f: Format = None):
     if html.wanted(request, f):
         return html.page(body["title"], f"<p>{html.escape(body['description'])}</p>", links)
     return JSONResponse(body)
+
+
+@router.get("/api", summary="The API definition")
+async def definition(request: Request, session: SessionDep, show_holder: HolderDep) -> JSONResponse:
+    """This OGC API's OpenAPI document: paths relative to the landing page, and an items path per
+    collection that lists the queryables this caller may filter on as query parameters."""
+    _refuse_unknown(request, set())
+    queryables = {
+        c.id: {name: q.schema for name, q in ogc.for_caller(c, show_holder).queryables.items()}
+        for c in await layers.feature_types(session)
+    }
+    document = openapi.ogc_definition(request.app.openapi(), _base(request), queryables)
+    return JSONResponse(document, media_type=openapi.MEDIA_TYPE)
 
 
 @router.get("/conformance", summary="Conformance classes")
@@ -179,7 +211,7 @@ async def collections(request: Request, session: SessionDep, f: Format = None):
     return JSONResponse({"collections": described, "links": links})
 
 
-@router.get("/collections/{collection_id}", summary="A collection")
+@router.get("/collections/{collectionId}", summary="A collection", responses=NO_COLLECTION)
 async def collection(collection_id: CollectionId, request: Request, session: SessionDep, f: Format = None):
     _refuse_unknown(request, {"f"})
     described = await _describe(request, session, await _collection(session, collection_id))
@@ -192,7 +224,7 @@ async def collection(collection_id: CollectionId, request: Request, session: Ses
     return JSONResponse(described)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="What may be filtered")
+@router.get("/collections/{collectionId}/queryables", summary="What may be filtered", responses=NO_COLLECTION)
 async def queryables(
     collection_id: CollectionId, request: Request, session: SessionDep, show_holder: HolderDep
 ):
@@ -261,7 +293,12 @@ def _cursor(c: Collection, name: str, value: str | None) -> Any:
         raise BadRequest(f"{name}: expected a feature id (an integer).") from None
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a collection")
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection",
+    response_class=GeoJSONResponse,
+    responses=NO_COLLECTION,
+)
 async def items(
     collection_id: CollectionId,
     request: Request,
@@ -428,10 +465,15 @@ async def items(
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{output.uri}>"})
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature",
+    response_class=GeoJSONResponse,
+    responses=NO_FEATURE,
+)
 async def feature(
     collection_id: CollectionId,
-    feature_id: str,
+    feature_id: FeatureId,
     request: Request,
     session: SessionDep,
     show_holder: HolderDep,
