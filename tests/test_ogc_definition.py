@@ -134,6 +134,10 @@ async def test_every_feature_has_its_collections_geometry_type(server):
         "parcels": "SELECT count(*) FROM parcel",
         "facilities": "SELECT count(*) FROM facility",
         "projects": "SELECT count(*) FROM project",
+        **{
+            f"{level}s".replace("ys", "ies"): f"SELECT count(*) FROM admin_area WHERE level = '{level}'"
+            for level in ("regency", "district", "village")
+        },
     }
     for collection in httpx.get(f"{base}/ogc/collections").json()["collections"]:
         declared = collection["geometryType"]
