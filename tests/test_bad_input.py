@@ -273,3 +273,14 @@ async def test_problem_types_resolve(client):
     body = (await client.get("/problems/parcel-overlap")).json()
     assert body["title"] == "Parcel overlaps" and "allow_overlap" in body["description"]
     assert_problem(await client.get("/problems/nope"), 404)
+
+
+@pytest.mark.parametrize("name", ["max_distance_to_port_m", "max_distance_to_capital_m", "within_m"])
+async def test_distances_too_small_for_float_arithmetic_are_422_on_search_and_export(client, name):
+    """5e-324 m would underflow PostgreSQL's float8 division (an error in the middle of an export
+    stream); distances start at 1 mm."""
+    params = {name: "5e-324", **({"near": "116.8,-1.1"} if name == "within_m" else {})}
+    for path in ("/parcels/search", "/parcels/search/export"):
+        assert_problem(await client.get(path, params=params, headers=AUTH), 422)
+    ok = {name: "0.001", **({"near": "116.8,-1.1"} if name == "within_m" else {})}
+    assert (await client.get("/parcels/search", params=ok)).status_code == 200

@@ -40,6 +40,8 @@ WRITE = {
 }
 Repair = Annotated[bool, Query(description="Make invalid geometry valid instead of refusing it.")]
 AllowOverlap = Annotated[bool, Query(description="Store the parcel even if it overlaps others.")]
+# Distances from 1 mm: smaller ones underflow PostgreSQL's float8 arithmetic (an error, not 0).
+DISTANCE = "Metres, geodesic, from 0.001 to 1,000,000."
 ParcelId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The parcel's id.")]
 
 
@@ -71,12 +73,16 @@ def site_criteria(
     min_area_ha: Annotated[float | None, Query(ge=0)] = None,
     max_area_ha: Annotated[float | None, Query(ge=0)] = None,
     sector: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    max_distance_to_port_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
-    max_distance_to_capital_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    max_distance_to_port_m: Annotated[
+        float | None, Query(ge=0.001, le=1_000_000, description=DISTANCE)
+    ] = None,
+    max_distance_to_capital_m: Annotated[
+        float | None, Query(ge=0.001, le=1_000_000, description=DISTANCE)
+    ] = None,
     near: Annotated[
         str | None, Query(description="lon,lat of a point; use with within_m.", examples=["116.80,-1.12"])
     ] = None,
-    within_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
+    within_m: Annotated[float | None, Query(ge=0.001, le=1_000_000, description=DISTANCE)] = None,
     exclude: Annotated[
         str | None,
         Query(description="Comma-separated constraint layers (GET /layers): drop parcels they overlap."),
