@@ -64,8 +64,8 @@ def _landing_body(base: str, body: dict) -> str:
     return (
         f"<p>{html.escape(body['description'])}</p>"
         "<h2>Look at the land</h2><ul>"
-        '<li><a href="/map">The map</a>: zones, parcels coloured by land status, ports and IKN; '
-        "click a parcel for its distances to the nearest port and to IKN.</li>"
+        '<li><a href="/map">The map</a>: zones, parcels coloured by land status, facilities and '
+        "every layer, with a legend; click a parcel or a facility for its distances.</li>"
         '<li><a href="/ogc?f=html">OGC API - Features</a>: the collections as pages, their '
         f"features on a map. QGIS, GDAL and OWSLib connect to <code>{ogc}</code>.</li>"
         "</ul><h2>The API</h2><ul>"

@@ -16,9 +16,11 @@ PAGE = files("app").joinpath("static", "map.html").read_text(encoding="utf-8")
 
 @router.get("/map", response_class=HTMLResponse, summary="A map of the zones, parcels and facilities")
 async def land_map(settings: SettingsDep) -> HTMLResponse:
-    """Zones, parcels coloured by land status (vector tiles), ports and IKN; click a parcel for its
-    properties and its distances to the nearest port and to IKN. Works offline; a raster basemap
-    is optional (MAP_BASEMAP_URL)."""
+    """The land on an offline base (the regencies as land, district and village boundaries closer
+    in), every layer of /map/layers.json with a switch and a legend (constraint layers included,
+    each in a colour of its own), labels of the zones, ports, airports and IKN, and popups: a
+    parcel's properties and distances, a facility's distances to the nearest port, IKN and
+    airport. Works offline; a raster basemap is optional (MAP_BASEMAP_URL)."""
     config = {"basemap": settings.map_basemap_url, "basemap_attribution": settings.map_basemap_attribution}
     return HTMLResponse(PAGE.replace("__CONFIG__", json.dumps(config).replace("</", "<\\/")))
 
