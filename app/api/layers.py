@@ -51,10 +51,10 @@ def _described(request: Request, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _one(request: Request, session, name: str) -> dict[str, Any]:
-    for row in await layers.describe(session):
-        if row["name"] == name:
-            return _described(request, row)
-    raise NotFound(f"No constraint layer {name!r}; GET /layers lists them.")
+    found = await layers.describe(session, name)
+    if not found:
+        raise NotFound(f"No constraint layer {name!r}; GET /layers lists them.")
+    return _described(request, found[0])
 
 
 @router.get("/layers", tags=["constraint layers"], response_model=LayerList)

@@ -135,7 +135,7 @@ async def definition(request: Request, session: SessionDep, show_holder: HolderD
     collection that lists the queryables this caller may filter on as query parameters."""
     _refuse_unknown(request, set())
     queryables = {
-        c.id: {name: q.schema for name, q in ogc.for_caller(c, show_holder).queryables.items()}
+        c.id: {name: q.schema for name, q in c.for_caller(show_holder).queryables.items()}
         for c in await layers.feature_types(session)
     }
     document = openapi.ogc_definition(request.app.openapi(), _base(request), queryables)
@@ -229,7 +229,7 @@ async def queryables(
     collection_id: CollectionId, request: Request, session: SessionDep, show_holder: HolderDep
 ):
     _refuse_unknown(request, {"f"})
-    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
+    c = (await _collection(session, collection_id)).for_caller(show_holder)
     return JSONResponse(
         {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
@@ -335,7 +335,7 @@ async def items(
     """Features of the collection in id order, filtered by `bbox`, by any queryable property
     (`?land_status=available`) and by a CQL2 `filter` (text or JSON, per `filter-lang`); `next`
     and `prev` links walk keyset pages."""
-    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
+    c = (await _collection(session, collection_id)).for_caller(show_holder)
     _refuse_unknown(
         request,
         {
@@ -480,7 +480,7 @@ async def feature(
     crs: OutputCrs = None,
     f: Format = None,
 ):
-    c = ogc.for_caller(await _collection(session, collection_id), show_holder)
+    c = (await _collection(session, collection_id)).for_caller(show_holder)
     _refuse_unknown(request, {"f", "crs"})
     want_html = html.wanted(request, f)
     output = ogc.CRS84 if want_html else _crs(crs)  # a page draws the feature on a map

@@ -15,15 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 LEVELS = ("regency", "district", "village")
 
 
-def unit_of(level: str, geometry: str = "t.geom", part: str = "name") -> str:
-    """SQL: the `part` (name or code) of the unit of `level` holding `geometry`'s point on surface."""
-    assert level in LEVELS and part in ("name", "code")
-    return (
-        f"(SELECT a.{part} FROM admin_area a WHERE a.level = '{level}' "
-        f"AND ST_Intersects(a.geom, ST_PointOnSurface({geometry})) ORDER BY a.code LIMIT 1)"
-    )
-
-
 async def upsert(session: AsyncSession, row: dict[str, Any]) -> str:
     """Insert or refresh one area from the seed; 'inserted', 'updated' or 'unchanged'."""
     sql = """

@@ -329,12 +329,17 @@ async def page_of(
     )
 
 
+def intersects_bbox(geometry: str, bbox: BBox, params: dict[str, Any]) -> str:
+    """SQL: `geometry` meets the lon/lat box, whose corners go into `params` (:x0 :y0 :x1 :y1)."""
+    params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+    return f"ST_Intersects({geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
+
+
 async def list_of(session: AsyncSession, ft: FeatureType, bbox: BBox | None, limit: int, offset: int) -> Page:
     """A page of any catalogue type's Features in key order, those meeting `bbox` if given."""
     where, params = [], {}
     if bbox is not None:
-        where.append(f"ST_Intersects({ft.geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
-        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+        where.append(intersects_bbox(ft.geometry, bbox, params))
     return await page(
         session,
         feature=ft.feature,

@@ -105,13 +105,14 @@ async def feature_types(session: AsyncSession) -> list[FeatureType]:
     return [*STATIC.values(), *(constraint_type(layer) for layer in await rows(session))]
 
 
-async def describe(session: AsyncSession) -> list[dict[str, Any]]:
-    """Each layer with the number and area of its features."""
+async def describe(session: AsyncSession, name: str | None = None) -> list[dict[str, Any]]:
+    """Each layer (or the one named) with the number and area of its features."""
     sql = f"""SELECT l.{LAYER_COLUMNS.replace(", ", ", l.")}, count(f.id) AS features,
                      round(coalesce(sum(f.area_ha), 0)::numeric, 2) AS area_ha
               FROM constraint_layer l LEFT JOIN constraint_feature f ON f.layer_id = l.id
+              WHERE CAST(:name AS text) IS NULL OR l.name = :name
               GROUP BY l.id ORDER BY l.name"""
-    return [dict(r) for r in (await session.execute(text(sql))).mappings()]
+    return [dict(r) for r in (await session.execute(text(sql), {"name": name})).mappings()]
 
 
 async def create(session: AsyncSession, values: dict[str, Any]) -> LayerRow:

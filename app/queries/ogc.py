@@ -176,9 +176,3 @@ async def item(
         f"SELECT ({collection.feature_in(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
     )
     return await session.scalar(text(sql), {"id": feature_id})
-
-
-def for_caller(collection: Collection, show_holder: bool) -> Collection:
-    """The collection as this caller may see it: without the parcels' `holder` (personal data,
-    null in features and not a queryable) unless `show_holder`."""
-    return collection.for_caller(show_holder)

@@ -66,8 +66,7 @@ def _scope(f: ParcelFilter) -> tuple[str, list[str], dict[str, Any]]:
         source = f"{source} JOIN zone z ON z.code = :zone AND {ZONE_RELATION[f.relation]}"
         params["zone"] = f.zone
     if f.bbox is not None:
-        where.append("ST_Intersects(t.geom, ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326))")
-        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), f.bbox, strict=True))
+        where.append(features.intersects_bbox("t.geom", f.bbox, params))
     if f.land_status:
         where.append("t.land_status = ANY(:land_status)")
         params["land_status"] = f.land_status
