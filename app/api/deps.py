@@ -1,28 +1,24 @@
-"""What routes share: settings, who calls and what their key may do, paging, bbox and list
-parameters, GeoJSON responses."""
+"""What routes share: settings, who calls and what their key may do, list parameters, GeoJSON
+responses. Paging, bboxes and FeatureCollections are in app.api.lists."""
 
-import json
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import etag
 from app.config import Settings, get_settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, ValidationProblem
-from app.geometry import BBox, parse_bbox
 from app.models import Role
 from app.queries import keys
-from app.queries.features import FETCH_ALL_UP_TO, Page
 
 GEOJSON = "application/geo+json"
 
@@ -205,46 +201,6 @@ def versioned(body: str, media_type: str = GEOJSON, status_code: int = 200, **he
     )
 
 
-@dataclass(frozen=True)
-class Paging:
-    limit: int
-    offset: int
-
-
-def paging(
-    settings: SettingsDep,
-    limit: Annotated[int | None, Query(ge=1, description="Features per page (default 100).")] = None,
-    offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
-) -> Paging:
-    limit = limit or settings.default_page_size
-    if limit > settings.max_page_size:
-        raise ValidationProblem(f"limit: at most {settings.max_page_size} features per page.")
-    return Paging(limit, offset)
-
-
-PagingDep = Annotated[Paging, Depends(paging)]
-
-
-def bbox_param(
-    bbox: Annotated[
-        str | None,
-        Query(
-            description="minLon,minLat,maxLon,maxLat (WGS 84): features that intersect the box.",
-            examples=["116.70,-1.20,116.85,-1.05"],
-        ),
-    ] = None,
-) -> BBox | None:
-    if bbox is None:
-        return None
-    try:
-        return parse_bbox(bbox)
-    except ValueError as exc:
-        raise ValidationProblem(f"bbox: {exc}.") from None
-
-
-BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
-
-
 def csv_enum(name: str, text: str | None, enum: type[StrEnum]) -> list[str] | None:
     """`a,b` -> ['a', 'b'], each checked against `enum`; None when absent."""
     if text is None:
@@ -283,80 +239,3 @@ def point_param(
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationProblem(f"{name}: longitude must lie within ±180 and latitude within ±90.")
     return lon, lat
-
-
-def _link(request: Request, limit: int, offset: int, rel: str, media_type: str) -> dict:
-    href = str(request.url.include_query_params(limit=limit, offset=offset))
-    return {"href": href, "rel": rel, "type": media_type}
-
-
-STREAM_CHUNK = 64 * 1024
-
-
-async def collection(
-    page: Page, request: Request, paging: Paging | None = None, member: str = "features"
-) -> Response:
-    """A FeatureCollection around Features rendered by PostgreSQL.
-
-    The query runs, and its matches are counted, before the response starts, so a failing query
-    still gets a problem response. Pages the query fetched whole go out as one body; larger ones
-    stream from the cursor in chunks of about 64 KB. `next` is there when the query found a row
-    beyond the page; `numberMatched` is exact unless `numberMatchedEstimated` says otherwise.
-    With another `member` than "features" it is a plain JSON list of that name.
-    """
-    geojson = member == "features"
-    media_type = GEOJSON if geojson else "application/json"
-    head = '{"type": "FeatureCollection", "features": [' if geojson else f'{{"{member}": ['
-    first = await anext(page.features, None)
-    matched, estimated = await page.count() if page.count is not None else (None, False)
-    returned, more = 0, False
-
-    async def features() -> AsyncIterator[str]:
-        nonlocal returned, more
-        if first is None:
-            return
-        yield first
-        returned = 1
-        async for feature in page.features:
-            if returned == page.limit:
-                more = True
-                break
-            yield "," + feature
-            returned += 1
-
-    def tail() -> str:
-        closing: dict = {
-            "numberReturned": returned,
-            "numberMatched": returned if matched is None else matched,
-        }
-        if estimated:
-            closing["numberMatchedEstimated"] = True
-        links = [{"href": str(request.url), "rel": "self", "type": media_type}]
-        if paging is not None and more:
-            links.append(_link(request, paging.limit, paging.offset + paging.limit, "next", media_type))
-        if paging is not None and paging.offset > 0:
-            links.append(
-                _link(request, paging.limit, max(paging.offset - paging.limit, 0), "prev", media_type)
-            )
-        closing["links"] = links
-        return "], " + json.dumps(closing)[1:]
-
-    if page.limit < FETCH_ALL_UP_TO:
-        parts = [head]
-        async for feature in features():
-            parts.append(feature)
-        parts.append(tail())
-        return Response("".join(parts), media_type=media_type)
-
-    async def body() -> AsyncIterator[bytes]:
-        chunk, size = [head], len(head)
-        async for feature in features():
-            chunk.append(feature)
-            size += len(feature)
-            if size >= STREAM_CHUNK:
-                yield "".join(chunk).encode()
-                chunk, size = [], 0
-        chunk.append(tail())
-        yield "".join(chunk).encode()
-
-    return StreamingResponse(body(), media_type=media_type)

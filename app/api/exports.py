@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app import exports
-from app.api.deps import AsOfDep, BBoxDep, HolderDep, ReadAccess, SettingsDep, csv_enum
+from app.api.deps import AsOfDep, HolderDep, ReadAccess, SettingsDep, csv_enum
+from app.api.lists import BBoxDep
 from app.api.parcels import SiteCriteriaDep
 from app.db import SessionDep
 from app.errors import BadRequest

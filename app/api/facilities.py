@@ -6,14 +6,13 @@ from app.api.deps import (
     GEOJSON,
     GeoJSONResponse,
     IfMatchDep,
-    PagingDep,
     ReadAccess,
     SettingsDep,
     WriteKey,
-    collection,
     csv_enum,
     versioned,
 )
+from app.api.lists import PagingDep, collection
 from app.db import SessionDep
 from app.models import FacilityKind
 from app.queries import facilities, features, history

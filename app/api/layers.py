@@ -11,16 +11,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from app.api.deps import (
-    GEOJSON,
-    AdminKey,
-    BBoxDep,
-    GeoJSONResponse,
-    PagingDep,
-    ReadAccess,
-    collection,
-    versioned,
-)
+from app.api.deps import GEOJSON, AdminKey, GeoJSONResponse, ReadAccess, versioned
+from app.api.lists import BBoxDep, PagingDep, collection
 from app.db import SessionDep
 from app.errors import NotFound, ValidationProblem
 from app.queries import admin, features, layers

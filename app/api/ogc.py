@@ -5,7 +5,6 @@ parameters get 400, as the standard asks.
 """
 
 import json
-import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,11 +12,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import openapi
-from app.api import html
+from app.api import html, lists
 from app.api.deps import GeoJSONResponse, HolderDep, ReadAccess, SettingsDep
 from app.db import SessionDep
 from app.errors import OGC_ROOT, BadRequest, NotFound
-from app.geometry import parse_bbox
 from app.queries import cql2, layers, ogc
 from app.queries.catalogue import STATIC
 from app.queries.ogc import Collection
@@ -259,31 +257,6 @@ def _crs(uri: str | None) -> ogc.Crs:
     return ogc.CRS84 if uri is None else CRSS[uri]
 
 
-def _bbox(text: str, crs: ogc.Crs) -> tuple[float, float, float, float]:
-    """Four numbers in `crs`'s axis order, checked, in the order ST_MakeEnvelope takes them."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise BadRequest("bbox: expected four numbers.") from None
-    if len(values) != 4:
-        raise BadRequest(f"bbox: expected four numbers, got {len(values)}.")
-    if crs.lat_lon:
-        values = [values[1], values[0], values[3], values[2]]
-    try:
-        if crs.geographic:
-            return parse_bbox(",".join(map(repr, values)))
-    except ValueError as exc:
-        raise BadRequest(f"bbox: {exc}") from None
-    if not all(math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
-        raise BadRequest("bbox: expected finite numbers with each minimum below its maximum.")
-    x0, y0, x1, y1 = crs.bounds
-    if not (x0 <= values[0] and y0 <= values[1] and values[2] <= x1 and values[3] <= y1):
-        raise BadRequest(
-            f"bbox: outside the range this CRS serves: x from {x0:g} to {x1:g}, y from {y0:g} to {y1:g}."
-        )
-    return tuple(values)
-
-
 def _cursor(c: Collection, name: str, value: str | None) -> Any:
     if value is None or not c.key_is_int:
         return value
@@ -352,12 +325,20 @@ async def items(
             *c.queryables,
         },
     )
-    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= settings.max_page_size):
-        raise BadRequest(f"limit: must be a whole number from 1 to {settings.max_page_size}.")
-    size = DEFAULT_LIMIT if limit is None else int(limit)
+    try:
+        size = lists.page_size(
+            None if limit is None else int(limit) if limit.isdigit() else 0,
+            DEFAULT_LIMIT,
+            settings.max_page_size,
+        )
+    except ValueError as exc:
+        raise BadRequest(f"{exc}.") from None
     output = _crs(crs)
-    bbox_in = _crs(bbox_crs)
-    box = None if bbox is None else (_bbox(bbox, bbox_in), bbox_in)
+    box_crs = _crs(bbox_crs)
+    try:
+        box = None if bbox is None else (lists.bbox_in(bbox, box_crs), box_crs)
+    except ValueError as exc:
+        raise BadRequest(f"bbox: {exc}.") from None
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
     filters = {}
@@ -384,7 +365,7 @@ async def items(
     except cql2.FilterInvalid as exc:
         raise BadRequest(str(exc)) from None
     want_html = html.wanted(request, f)
-    page = await ogc.items(
+    found = await ogc.items(
         session,
         c,
         bbox=box,
@@ -397,41 +378,32 @@ async def items(
     )
     url = request.url.remove_query_params(["after", "before"])
     kind = "text/html" if want_html else GEOJSON
-    links = [
-        {"href": str(request.url), "rel": "self", "type": kind, "title": "This page"},
-        {
-            "href": str(url.include_query_params(f="html" if not want_html else "json")),
-            "rel": "alternate",
-            "type": GEOJSON if want_html else "text/html",
-            "title": "This page in another format",
-        },
-        {
-            "href": f"{_base(request)}/collections/{c.id}",
-            "rel": "collection",
-            "type": "application/json",
-            "title": c.title,
-        },
-    ]
-    if page.has_next:
-        links.append(
-            {
-                "href": str(url.include_query_params(after=page.last_key)),
-                "rel": "next",
-                "type": kind,
-                "title": "Next page",
-            }
-        )
-    if page.has_prev:
-        links.append(
-            {
-                "href": str(url.include_query_params(before=page.first_key)),
-                "rel": "prev",
-                "type": kind,
-                "title": "Previous page",
-            }
-        )
+
+    def links(more: bool) -> list[dict]:
+        first, last, has_next, has_prev = found.ends(more)
+        other = GEOJSON if want_html else "text/html"
+        made = [
+            lists.link(request.url, "self", kind, "This page"),
+            lists.link(
+                url.include_query_params(f="json" if want_html else "html"),
+                "alternate",
+                other,
+                "This page in another format",
+            ),
+            lists.link(f"{_base(request)}/collections/{c.id}", "collection", "application/json", c.title),
+        ]
+        if has_next and last is not None:
+            made.append(lists.link(url.include_query_params(after=last), "next", kind, "Next page"))
+        if has_prev and first is not None:
+            made.append(lists.link(url.include_query_params(before=first), "prev", kind, "Previous page"))
+        return made
+
     if want_html:
-        features = [json.loads(feature) for feature in page.features]
+        features = [json.loads(feature) async for feature in found.page.features]
+        more = len(features) > size
+        features = features[:size]
+        matched, estimated = await found.page.count()
+        page_links = links(more)
         rows = [
             {
                 "id": f"{_base(request)}/collections/{c.id}/items/{ft['id']}?f=html",
@@ -443,26 +415,20 @@ async def items(
             }
             for ft in features
         ]
-        matched = f"{'about ' if page.estimated else ''}{page.matched:,}"
-        pager = html.pager(links)
+        pager = html.pager(page_links)
         return html.page(
-            f"{c.title}: {len(rows)} of {matched}",
+            f"{c.title}: {len(rows)} of {'about ' if estimated else ''}{matched:,}",
             pager + html.table(rows) + pager,
-            links,
+            page_links,
             features=features,
             items_url=f"{_base(request)}/collections/{c.id}/items",
         )
-    head = {
-        "type": "FeatureCollection",
-        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "numberMatched": page.matched,
-        "numberReturned": len(page.features),
-        "links": links,
-    }
-    if page.estimated:
-        head["numberMatchedEstimated"] = True
-    body = json.dumps(head)[:-1] + ', "features": [' + ",".join(page.features) + "]}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{output.uri}>"})
+    return await lists.write(
+        found.page,
+        links,
+        extra={"timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        headers={"Content-Crs": f"<{output.uri}>"},
+    )
 
 
 @router.get(

@@ -5,20 +5,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app.api.deps import (
     GEOJSON,
     AsOfDep,
-    BBoxDep,
     GeoJSONResponse,
     HolderDep,
     IfMatchDep,
-    PagingDep,
     ReadAccess,
     SettingsDep,
     WriteKey,
-    collection,
     csv_enum,
     csv_list,
     point_param,
     versioned,
 )
+from app.api.lists import BBoxDep, PagingDep, collection
 from app.db import SessionDep
 from app.errors import ValidationProblem
 from app.models import ConflictType, FacilityKind, LandStatus

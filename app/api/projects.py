@@ -2,7 +2,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.api.deps import IfMatchDep, PagingDep, ReadAccess, WriteKey, collection, csv_enum, versioned
+from app.api.deps import IfMatchDep, ReadAccess, WriteKey, csv_enum, versioned
+from app.api.lists import PagingDep, collection
 from app.db import SessionDep
 from app.models import ProjectStatus
 from app.queries import history, projects

@@ -5,18 +5,16 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import (
     GEOJSON,
     AdminKey,
-    BBoxDep,
     GeoJSONResponse,
     HolderDep,
     IfMatchDep,
-    PagingDep,
     ReadAccess,
     SettingsDep,
     WriteKey,
-    collection,
     csv_enum,
     versioned,
 )
+from app.api.lists import BBoxDep, PagingDep, collection
 from app.db import SessionDep
 from app.models import LandStatus
 from app.queries import analysis, features, history, parcels, projects, zones

@@ -5,6 +5,7 @@ pages on the collection's key: `after` (or `before`) a key, in key order, so pag
 repeats or skips a feature while the data is unchanged and stays fast deep into a million rows.
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.geometry import BBox
 from app.queries.catalogue import FeatureType
-from app.queries.features import count_cap, count_matches
+from app.queries.features import Page, count_cap, count_matches, pairs
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,6 @@ CRSS = {
 Collection = FeatureType
 
 
-@dataclass(frozen=True)
-class ItemsPage:
-    features: list[str]
-    first_key: Any
-    last_key: Any
-    has_next: bool
-    has_prev: bool
-    matched: int
-    estimated: bool
-
-
 async def extent(session: AsyncSession, collection: Collection) -> list[float] | None:
     """The collection's bounding box: PostGIS's estimate for tables over 100,000 rows, else exact."""
     box = f"(SELECT ST_Extent({collection.geometry}) FROM {collection.source})"
@@ -109,6 +99,26 @@ def _conditions(
     return where, params
 
 
+@dataclass
+class ItemsPage:
+    """A keyset page: its Features (`page`, streamed), and what its links need once it is written:
+    the keys of the rows read, whether a page comes before it and whether the page walks back."""
+
+    page: Page
+    keys: list[Any]
+    has_prev: bool
+    backwards: bool
+
+    def ends(self, more: bool) -> tuple[Any, Any, bool, bool]:
+        """(first key, last key, has next, has prev) of the page written; `more`: the writer found
+        a row beyond it."""
+        shown = self.keys[: self.page.limit]
+        first, last = (shown[0], shown[-1]) if shown else (None, None)
+        if self.backwards:
+            return first, last, True, self.has_prev
+        return first, last, more, self.has_prev
+
+
 async def items(
     session: AsyncSession,
     collection: Collection,
@@ -122,51 +132,53 @@ async def items(
     crs: Crs = CRS84,
 ) -> ItemsPage:
     """A keyset page: the `limit` items after `after` (or before `before`) in key order, matching
-    the bbox, the property filters and the CQL2 filter (as `cql2` made it)."""
+    the bbox, the property filters and the CQL2 filter (as `cql2` made it). Forward pages stream
+    from the query; a page walked back is read whole (its rows come newest first)."""
     where, params = _conditions(collection, bbox, filters, cql)
     key = f"t.{collection.key}"
     condition = " AND ".join(where) or "true"
-    paged = list(where)
     backwards = before is not None
-    if after is not None:
-        paged.append(f"{key} > :cursor")
-        params_paged = {**params, "cursor": after}
-    elif backwards:
-        paged.append(f"{key} < :cursor")
-        params_paged = {**params, "cursor": before}
-    else:
-        params_paged = dict(params)
+    cursor = before if backwards else after
+    paged = [*where, f"{key} {'<' if backwards else '>'} :cursor"] if cursor is not None else where
     sql = f"""SELECT {key} AS key, ({collection.feature_in(crs)})::text FROM {collection.source}
               WHERE {" AND ".join(paged) or "true"}
               ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
-    rows = (await session.execute(text(sql), {**params_paged, "limit": limit + 1})).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    query = {**params, "cursor": cursor, "limit": limit + 1}
+    has_prev = False
     if backwards:
-        rows.reverse()
-    first = rows[0].key if rows else None
-    last = rows[-1].key if rows else None
-    if backwards:
-        has_prev, has_next = more, True
+        rows = (await session.execute(text(sql), query)).all()
+        has_prev = len(rows) > limit
+        rows = rows[:limit][::-1]
+
+        async def stream() -> AsyncIterator[tuple[Any, str]]:
+            for row in rows:
+                yield row
+
+        found = stream()
     else:
-        has_next = more
-        has_prev = (
-            after is not None
-            and first is not None
-            and bool(
+        if after is not None:  # a matching row at or before `after` is on an earlier page
+            has_prev = bool(
                 await session.scalar(
                     text(
-                        f"SELECT EXISTS (SELECT 1 FROM {collection.source} "
-                        f"WHERE {condition} AND {key} < :first)"
+                        f"SELECT EXISTS (SELECT 1 FROM {collection.source} WHERE {condition} AND {key} <= :c)"
                     ),
-                    {**params, "first": first},
+                    {**params, "c": after},
                 )
             )
-        )
-    matched, estimated = await count_matches(
-        session, collection.source, condition, params, count_cap(limit, 0)
+        found = pairs(session, sql, query, limit + 1)
+    keys: list[Any] = []
+
+    async def features() -> AsyncIterator[str]:
+        async for row_key, feature in found:
+            keys.append(row_key)
+            yield feature
+
+    page = Page(
+        features=features(),
+        limit=limit,
+        count=lambda: count_matches(session, collection.source, condition, params, count_cap(limit, 0)),
     )
-    return ItemsPage([r[1] for r in rows], first, last, has_next, has_prev, matched, estimated)
+    return ItemsPage(page, keys, has_prev, backwards)
 
 
 async def item(
