@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (meta, docs, exports, zones, parcels, facilities, projects, layers, imports, ogc, tiles, webmap)
     for module in routers:
         app.include_router(module.router)
+        if module is layers:  # the read-only catalogue types' routes, from their declarations
+            app.include_router(layers.read_only_router())
     return app
 
 

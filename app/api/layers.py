@@ -160,7 +160,7 @@ async def admin_lookup(
     return {"lon": lon, "lat": lat, **found}
 
 
-def _read_only_routes(ft: FeatureType) -> None:
+def _read_only_routes(made: APIRouter, ft: FeatureType) -> None:
     """List and item routes of a read-only catalogue type, under /admin for administrative ones."""
     base = f"/admin/{ft.id}" if ft.group == "admin" else f"/{ft.id}"
 
@@ -171,10 +171,14 @@ def _read_only_routes(ft: FeatureType) -> None:
     async def get_feature(
         key: Annotated[str, Path(description=f"The {ft.label}'s {ft.key}.")], session: SessionDep
     ):
+        if ft.key_is_int:  # an integer key: anything else names no feature
+            if not (key.isdigit() and int(key) < 2**63):
+                raise ft.not_found(key)
+            return versioned(await features.fetch(session, ft, int(key)))
         return versioned(await features.fetch(session, ft, key))
 
     tags = ["administrative areas" if ft.group == "admin" else ft.id]
-    router.add_api_route(
+    made.add_api_route(
         base,
         list_features,
         methods=["GET"],
@@ -185,7 +189,7 @@ def _read_only_routes(ft: FeatureType) -> None:
         responses={200: {"model": FeatureCollection}},
         operation_id=f"list_{ft.id}",
     )
-    router.add_api_route(
+    made.add_api_route(
         f"{base}/{{key}}",
         get_feature,
         methods=["GET"],
@@ -197,6 +201,11 @@ def _read_only_routes(ft: FeatureType) -> None:
     )
 
 
-for _type in STATIC.values():
-    if _type.writer is None:
-        _read_only_routes(_type)
+def read_only_router() -> APIRouter:
+    """The list and item routes of every read-only type the catalogue declares, made from the
+    declarations when the app is made."""
+    made = APIRouter(dependencies=[ReadAccess])
+    for ft in STATIC.values():
+        if ft.writer is None:
+            _read_only_routes(made, ft)
+    return made
