@@ -145,6 +145,11 @@ class Zone(Timestamps, Base):
     attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))
+    # Derived spatial facts, written by the database's triggers (migration 0009), never by clients.
+    regency_code: Mapped[str | None] = mapped_column(Text)
+    regency: Mapped[str | None] = mapped_column(Text)
+    district_code: Mapped[str | None] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(Text)
 
 
 class Parcel(Timestamps, Base):
@@ -156,6 +161,7 @@ class Parcel(Timestamps, Base):
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         # Site search: status first, then area ranges.
         Index("ix_parcel_land_status_area_ha", "land_status", "area_ha"),
+        Index("ix_parcel_zone_codes", "zone_codes", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -169,6 +175,12 @@ class Parcel(Timestamps, Base):
     attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}", nullable=False)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     area_ha: Mapped[float] = mapped_column(Double, Computed(AREA_HA, persisted=True))
+    zone_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", nullable=False)
+    # Derived spatial facts, written by the database's triggers (migration 0009), never by clients.
+    regency_code: Mapped[str | None] = mapped_column(Text)
+    regency: Mapped[str | None] = mapped_column(Text)
+    district_code: Mapped[str | None] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(Text)
 
 
 class Facility(Timestamps, Base):

@@ -222,33 +222,16 @@ class FeatureType:
 
 # --- the types declared here ----------------------------------------------------------------
 
-# The district holding a feature's point on surface (inside the feature, unlike a centroid), and
-# its regency: computed from admin_area on every read, never typed in.
-_DISTRICT_AT = (
-    "FROM admin_area d{join} WHERE d.level = 'district' "
-    "AND ST_Intersects(d.geom, ST_PointOnSurface(t.geom)) ORDER BY d.code LIMIT 1"
-)
-
-
-def _at(select: str, join: str = "") -> str:
-    return f"(SELECT {select} {_DISTRICT_AT.format(join=join)})"
-
-
+# Derived spatial facts, kept by the database (migration 0009): the district holding a feature's
+# point on surface and its regency, and the zones covering a parcel. Triggers write them when
+# either side changes, so reads take them as they are.
 ADMIN_OF_FEATURE = (
-    text("regency", "Regency (computed)", _at("r.name", " JOIN admin_area r ON r.code = d.parent_code")),
-    text("regency_code", "Regency code, Kemendagri (computed)", _at("d.parent_code")),
-    text("district", "District (computed)", _at("d.name")),
-    text("district_code", "District code, Kemendagri (computed)", _at("d.code")),
+    text("regency", "Regency (computed)", queryable=True),
+    text("regency_code", "Regency code, Kemendagri (computed)", queryable=True),
+    text("district", "District (computed)", queryable=True),
+    text("district_code", "District code, Kemendagri (computed)", queryable=True),
 )
-
-# The zones a parcel lies in are a spatial fact, computed from the zone geometry on every read.
-# "Parcel within zone" is written ST_Covers(zone, parcel), not ST_CoveredBy(parcel, zone): the same
-# relation, but with the repeated zone first PostGIS reuses its prepared geometry, which on a
-# million parcels makes parcels-in-zone about 7x faster.
-ZONES_OF_PARCEL = (
-    "(SELECT coalesce(json_agg(z.code ORDER BY z.code), '[]'::json) "
-    "FROM zone z WHERE ST_Covers(z.geom, t.geom))"
-)
+ZONES_OF_PARCEL = "to_json(t.zone_codes)"
 
 ZONES = FeatureType(
     id="zones",

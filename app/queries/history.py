@@ -28,6 +28,19 @@ TABLES = {
 }
 
 
+# Rows rebuilt from history get their derived columns (migration 0009) computed afresh, against
+# today's zones and administrative areas: history does not record them.
+DERIVE = {"parcel": "parcel_with_derived", "zone": "zone_with_derived"}
+
+
+def _rebuilt(table: str, record: str) -> str:
+    """SQL: FROM items giving `table`'s row of JSON `record` as alias `was`."""
+    populate = f"jsonb_populate_record(NULL::{table}, {record})"
+    if table not in DERIVE:
+        return f"LATERAL {populate} was"
+    return f"LATERAL {populate} was0, LATERAL {DERIVE[table]}(was0) was"
+
+
 def state_as_of(table: str) -> str:
     """SQL: a FROM clause (row alias t, parameter :as_of) of `table`'s rows as they stood at :as_of.
 
@@ -48,7 +61,7 @@ def state_as_of(table: str) -> str:
             SELECT DISTINCT ON (c.row_id) c.before FROM change c
             WHERE c.table_name = '{table}' AND c.changed_at > :as_of
             ORDER BY c.row_id, c.changed_at, c.id
-        ) s, LATERAL jsonb_populate_record(NULL::{table}, s.before) was
+        ) s, {_rebuilt(table, "s.before")}
         WHERE s.before IS NOT NULL AND was.created_at <= :as_of
     ) t"""
 
@@ -69,8 +82,8 @@ def row_as_of(table: str) -> str:
             UNION ALL
             (SELECT to_jsonb(r), 3 FROM {table} r WHERE r.id = :id AND r.created_at <= :as_of)
         ) s ORDER BY s.rank LIMIT 1
-    ) found, LATERAL (SELECT * FROM jsonb_populate_record(NULL::{table}, found.state) r
-                      WHERE found.state IS NOT NULL AND r.created_at <= :as_of) t"""
+    ) found, LATERAL (SELECT was.* FROM {_rebuilt(table, "found.state")}
+                      WHERE found.state IS NOT NULL AND was.created_at <= :as_of) t"""
 
 
 def _row(column: str, show_holder: bool) -> str:
