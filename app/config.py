@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     import_dir: str | None = Field(
         None, description="Where uploads wait for their job and exports are written (default: the temp dir)."
     )
+    tile_cache_tiles: int = Field(
+        50_000,
+        ge=0,
+        description="Vector tiles the database keeps rendered (0: none); writes drop the tiles they touch.",
+    )
+    tile_prune_s: float = Field(
+        30.0, gt=0, description="How often a server drops invalidated and surplus cached tiles."
+    )
     heavy_page_size: int = Field(
         1_000, ge=1, description="Pages asking for more features than this count as expensive reads."
     )

@@ -1,11 +1,14 @@
 """The application: routers, problem handlers, and the database engine's lifetime."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 
 from app import errors, http, limits, openapi
 from app.api import (
@@ -27,6 +30,9 @@ from app.api.deps import KeyCache
 from app.config import Settings, get_settings
 from app.db import Pools
 from app.importer import Runner
+from app.queries import tiles as tile_queries
+
+log = logging.getLogger("app")
 
 DESCRIPTION = """
 Land information for East Kalimantan's priority industrial zones — Kariangau (Balikpapan),
@@ -44,6 +50,18 @@ parcels, and the facilities that matter for siting: ports, the airport and IKN N
 """
 
 
+async def prune_tiles(pools: Pools, settings: Settings) -> None:
+    """Every TILE_PRUNE_S, drop the cached tiles later writes invalidated and those past
+    TILE_CACHE_TILES (app.queries.tiles.prune). A failure is logged and tried again next time."""
+    while settings.tile_cache_tiles > 0:
+        await asyncio.sleep(settings.tile_prune_s)
+        try:
+            async with pools.sessions() as session:
+                await tile_queries.prune(session, settings.tile_cache_tiles)
+        except (DBAPIError, OSError) as exc:
+            log.warning("tile cache housekeeping failed: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -51,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pools = Pools.open(settings)
         app.state.imports = Runner(settings)
+        pruning = asyncio.create_task(prune_tiles(app.state.pools, settings))
         yield
+        pruning.cancel()
         await app.state.imports.close()
         await app.state.pools.close()
 

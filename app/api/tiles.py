@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ReadAccess
+from app import etag
+from app.api.deps import ReadAccess, SettingsDep
 from app.db import SessionDep
 from app.errors import NotFound
 from app.queries import layers, ogc, tiles
@@ -15,7 +16,9 @@ from app.queries.tiles import Layer
 router = APIRouter(prefix="/tiles", tags=["vector tiles"], dependencies=[ReadAccess])
 
 MVT = "application/vnd.mapbox-vector-tile"
-CACHE = "public, max-age=60"
+# Browsers and proxies keep tiles but ask again each time (If-None-Match, 304 while unchanged): a
+# write shows on the next request.
+CACHE = "public, no-cache"
 LayerName = Annotated[
     str,
     Path(
@@ -75,14 +78,24 @@ async def tile(
     z: Annotated[int, Path(ge=0, le=22)],
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
 ):
     """The layer's features in tile z/x/y (WebMercatorQuad), built by PostGIS with ST_AsMVT and
-    simplified per zoom. 204 when the tile is empty or below the layer's minimum zoom."""
+    simplified per zoom. 204 when the tile is empty or below the layer's minimum zoom. Tiles are
+    cached and dropped by the writes that touch them; each carries a strong ETag, so a client
+    revalidates with `If-None-Match` and gets 304 while the tile is unchanged."""
     chosen = await _layer(session, layer)
     if x >= 2**z or y >= 2**z:
         raise NotFound(f"No tile {z}/{x}/{y}: x and y run from 0 to {2**z - 1} at zoom {z}.")
-    data = b"" if z < chosen.minzoom else await tiles.tile(session, chosen, z, x, y)
-    if not data:
+    if z < chosen.minzoom:
         return Response(status_code=204, headers={"Cache-Control": CACHE})
-    return Response(data, media_type=MVT, headers={"Cache-Control": CACHE})
+    found = await tiles.tile(session, chosen, z, x, y, use_cache=settings.tile_cache_tiles > 0)
+    tag = f'"{found.etag}"'
+    headers = {"Cache-Control": CACHE, "ETag": tag, "X-Tile-Cache": "hit" if found.cached else "miss"}
+    if tag in etag.parse_list(request.headers.get("if-none-match", "")):  # an empty tile too
+        return Response(status_code=304, headers=headers)
+    if not found.data:
+        return Response(status_code=204, headers=headers)
+    return Response(found.data, media_type=MVT, headers=headers)
