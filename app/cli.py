@@ -18,6 +18,7 @@ from app.db import make_engine, make_sessionmaker
 from app.models import Role
 from app.queries import bulk, keys
 from app.queries.demo import attach_demo_parcels, overlap_neighbours, straddle_zone_edges, tile_zones
+from app.queries.demo_layers import add_demo_layers
 from app.seed import generate, load_reference
 
 
@@ -63,14 +64,16 @@ async def _run(args: argparse.Namespace) -> str:
 
 async def _demo(session, cell_m: float) -> str:
     """Demo parcels tiling the zones; illustrative ones across the zones' edges and overlapping
-    their neighbours; parcels for the illustrative projects."""
+    their neighbours; illustrative constraint layers; parcels for the illustrative projects."""
     added = await tile_zones(session, cell_m)
     edges = await straddle_zone_edges(session)
     overlapping, pairs = await overlap_neighbours(session)
+    layers_made, areas = await add_demo_layers(session)
     given = await attach_demo_parcels(session)
     return (
         f"demo parcels: {added} added (cells of {cell_m:g} m); illustrative: {edges} across a zone's edge, "
-        f"{overlapping} overlapping {pairs} others; {given} given to projects"
+        f"{overlapping} overlapping {pairs} others; demo layers: {layers_made} made, {areas} areas added; "
+        f"{given} given to projects"
     )
 
 
@@ -193,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("seed", help="load the reference zones and facilities (idempotent)")
     demo = commands.add_parser(
         "demo-parcels",
-        help="tile every zone with demo parcels and add illustrative conflicts (idempotent)",
+        help="tile every zone with demo parcels, add illustrative conflicts and constraint layers "
+        "(idempotent)",
     )
     demo.add_argument("--cell-m", type=float, default=250.0, help="cell size in metres (default 250)")
     gen = commands.add_parser(
