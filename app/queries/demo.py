@@ -104,8 +104,9 @@ FREE_DEMO_LAND = """(q.attributes @> '{"demo": true}' AND NOT q.attributes @> '{
 
 # Three squares across each zone's edge, in UTM 50S: centred on the points an eighth, about a half
 # and about four fifths of the way round the outline of the zone's largest part, moved 50 m
-# towards the zone's centroid, not at all, and 60 m away from it, so that about 80 %, 50 % and
-# 20 % of each lies inside. A square whose ground is not all free demo land is left out.
+# towards the zone's centroid, not at all, and 60 m away from it, so that most of the first, about
+# half of the second and less of the third lie inside (the share depends on the outline's bends).
+# A square whose ground is not all free demo land is left out.
 EDGE_SQUARES = f"""
 WITH z AS (SELECT code, ST_Transform(geom, 32750) AS utm FROM zone),
 edge AS (

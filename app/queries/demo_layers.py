@@ -16,7 +16,8 @@ NOT_OFFICIAL = (
     "do not use it for decisions."
 )
 SOURCE = (
-    "Invented by `python -m app.cli demo-parcels` from the demo zones' outlines (app/queries/demo_layers.py)"
+    "Illustrative: invented by `python -m app.cli demo-parcels` from the demo zones' outlines "
+    "(app/queries/demo_layers.py)"
 )
 LICENCE = "Illustrative demo data, free to use; not official data"
 
