@@ -17,7 +17,8 @@ from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Role
 from app.queries import bulk, keys
-from app.queries.demo import attach_demo_parcels, tile_zones
+from app.queries.demo import attach_demo_parcels, overlap_neighbours, straddle_zone_edges, tile_zones
+from app.queries.demo_layers import add_demo_layers
 from app.seed import generate, load_reference
 
 
@@ -51,9 +52,7 @@ async def _run(args: argparse.Namespace) -> str:
                     for what, counts in outcome.items()
                 )
             if args.command == "demo-parcels":
-                added = await tile_zones(session, args.cell_m)
-                given = await attach_demo_parcels(session)
-                return f"demo parcels: {added} added (cells of {args.cell_m:g} m); {given} given to projects"
+                return await _demo(session, args.cell_m)
             if args.command == "generate-parcels":
                 return await _generate(session, args)
             if args.command == "keys":
@@ -61,6 +60,21 @@ async def _run(args: argparse.Namespace) -> str:
     finally:
         await engine.dispose()
     raise AssertionError(args.command)
+
+
+async def _demo(session, cell_m: float) -> str:
+    """Demo parcels tiling the zones; illustrative ones across the zones' edges and overlapping
+    their neighbours; illustrative constraint layers; parcels for the illustrative projects."""
+    added = await tile_zones(session, cell_m)
+    edges = await straddle_zone_edges(session)
+    overlapping, pairs = await overlap_neighbours(session)
+    layers_made, areas = await add_demo_layers(session)
+    given = await attach_demo_parcels(session)
+    return (
+        f"demo parcels: {added} added (cells of {cell_m:g} m); illustrative: {edges} across a zone's edge, "
+        f"{overlapping} overlapping {pairs} others; demo layers: {layers_made} made, {areas} areas added; "
+        f"{given} given to projects"
+    )
 
 
 async def _generate(session, args: argparse.Namespace) -> str:
@@ -180,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     wait = commands.add_parser("wait-db", help="wait until the database answers (for container starts)")
     wait.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
     commands.add_parser("seed", help="load the reference zones and facilities (idempotent)")
-    demo = commands.add_parser("demo-parcels", help="tile every zone with demo parcels (idempotent)")
+    demo = commands.add_parser(
+        "demo-parcels",
+        help="tile every zone with demo parcels, add illustrative conflicts and constraint layers "
+        "(idempotent)",
+    )
     demo.add_argument("--cell-m", type=float, default=250.0, help="cell size in metres (default 250)")
     gen = commands.add_parser(
         "generate-parcels", help="lay out N synthetic parcels in and around the zones (COPY)"

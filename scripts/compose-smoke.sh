@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Compose stack as a new user starts it, RUNS times (default 1), each on a fresh volume:
 # `up --build`, wait until the API is healthy, check /health, /zones, /parcels?limit=2, /ogc, a
-# vector tile, /map, and /docs with the vendored bundles, require zero container restarts, then
-# `down -v`. Prints one line a run with the seconds from `up` to healthy. Needs a Docker engine
-# and Compose (v2 or 1.29).
+# vector tile, /map, and /docs with the vendored bundles, and (unless DEMO_DATA=false) the demo
+# data's illustrative conflicts and layers, require zero container restarts, then `down -v`.
+# Prints one line a run with the seconds from `up` to healthy. Needs a Docker engine and Compose
+# (v2 or 1.29).
 #
 #   RUNS=3 scripts/compose-smoke.sh
 #   API_PORT=18000 DB_PORT=15433 POSTGIS_IMAGE=postgis/postgis:15-3.4 scripts/compose-smoke.sh
@@ -72,6 +73,14 @@ print(f'{z}/{x}/{y}')")
     [ -s "$body" ] || fail "the zones tile $tile is empty"
     get /map
     grep -q maplibre "$body" || fail "/map does not load MapLibre"
+    if [ "${DEMO_DATA:-true}" != "false" ]; then
+        # The demo data as make run has it: illustrative conflicts and constraint layers.
+        get "/parcels/conflicts?zone=kik-kariangau"
+        json "kinds = {f['properties']['conflict'] for f in d['features']}
+assert kinds == {'overlap', 'straddle'}, kinds"
+        get /layers
+        json "assert {x['name'] for x in d['layers']} == {'demo-flood-hazard', 'demo-spatial-plan'}, d"
+    fi
     # The image holds the vendored bundles the pages load (package data of the installed app).
     get /docs
     grep -q /static/vendor/swagger-ui-dist/ "$body" || fail "/docs does not load the vendored Swagger UI"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The API container's start: wait for PostGIS, migrate and load the reference data (both
-# idempotent), the demo parcels unless DEMO_DATA=false, then serve with WEB_CONCURRENCY workers
-# (default: one per core).
+# idempotent), the demo data (parcels, illustrative conflicts and constraint layers; idempotent too)
+# unless DEMO_DATA=false, then serve with WEB_CONCURRENCY workers (default: one per core).
 set -eu
 python -m app.cli wait-db --timeout "${DB_WAIT_SECONDS:-60}"
 alembic upgrade head

@@ -21,6 +21,9 @@ from tests.test_imports import finished, post
 
 AUTH = {"Authorization": f"Bearer {SERVER_KEY}"}
 BBOX = "116.76,-1.16,116.82,-1.10"
+# The south of Kariangau: clear of the demo data's illustrative overlaps, which an import refuses
+# (it has no leave to overlap).
+ROUND_TRIP_BBOX = "116.76,-1.16,116.82,-1.13"
 PROPERTIES = ["code", "land_status", "land_rights", "land_use", "holder", "sector", "price_idr_per_m2"]
 
 
@@ -183,14 +186,18 @@ async def test_bad_export_requests_are_problems(server, params, status, words):
 @pytest.mark.parametrize("fmt,crs", [("gpkg", "EPSG:23837"), ("shp", "EPSG:32750"), ("geojson", "EPSG:4326")])
 async def test_an_export_imported_again_gives_the_same_parcels(server, fresh_database, tmp_path, fmt, crs):
     base, _ = server
-    expected = {f["properties"]["code"]: f for f in listed(base, bbox=BBOX).values()}
-    path = export(base, tmp_path, fmt, crs, bbox=BBOX)
+    expected = {f["properties"]["code"]: f for f in listed(base, bbox=ROUND_TRIP_BBOX).values()}
+    assert len(expected) > 50
+    assert not [
+        c for c, f in expected.items() if f["properties"]["attributes"].get("illustrates") == "overlap"
+    ]
+    path = export(base, tmp_path, fmt, crs, bbox=ROUND_TRIP_BBOX)
     url = await fresh_database(f"kaltim_round_trip_{fmt}")
     run_cli("alembic", "upgrade", "head", database_url=url)
     with serve(url) as other:
         job = finished(other, post(other, path))
         assert job["state"] == "succeeded" and job["outcome"]["inserted"] == len(expected), job
-        again = {f["properties"]["code"]: f for f in listed(other, bbox=BBOX).values()}
+        again = {f["properties"]["code"]: f for f in listed(other, bbox=ROUND_TRIP_BBOX).values()}
     assert set(again) == set(expected)
     for code, feature in expected.items():
         got = again[code]["properties"]

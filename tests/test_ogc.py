@@ -61,7 +61,8 @@ async def test_landing_conformance_and_collections(server):
     } <= set(conforms)
     collections = get(base, "/ogc/collections").json()["collections"]
     assert [c["id"] for c in collections] == [
-        "zones", "parcels", "facilities", "projects", "regencies", "districts", "villages"
+        "zones", "parcels", "facilities", "projects", "regencies", "districts", "villages",
+        "demo-flood-hazard", "demo-spatial-plan",  # the demo data's constraint layers, by name
     ]  # fmt: skip
     for c in collections:
         assert "." not in c["id"] and c["crs"] == [CRS84, EPSG4326, UTM50S] and c["storageCrs"] == CRS84
@@ -208,6 +209,8 @@ async def test_owslib_reads_collections_and_items(server):
         "regencies",
         "districts",
         "villages",
+        "demo-flood-hazard",
+        "demo-spatial-plan",
     }
     items = api.collection_items("parcels", limit=5, land_status="available")
     assert len(items["features"]) == 5
