@@ -1,12 +1,14 @@
 """QGIS (Debian's 3.22, its "OAPIF" provider) loads the service's collections as a user would:
 a constraint layer made and filled over HTTP, then read headless by QGIS from /ogc. What QGIS
 shows (fields, attributes, geometry) is checked against the file imported, with shapely and
-pyproj; what it asked the server for is read from the server's log."""
+pyproj; what it asked the server for (pages, `bbox`, `datetime`) is read from the server's log."""
 
 import json
 import os
 import subprocess
 import tempfile
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -220,6 +222,34 @@ async def test_qgis_filters_a_layer_itself(qgis, server, access_log):
     assert [f["attributes"] for f in filtered["features"]] == [expected["Kawasan Pertanian"]]
     assert same_shape(filtered["features"][0]["wkt"], FARMS)
     assert all(set(q) == {"limit"} for q in requests(access_log, mark, LAYER))
+
+
+async def test_qgis_sends_a_date_filter_as_datetime(qgis, server, access_log):
+    """QGIS 3.22 sends a comparison of a date field as the Core's `datetime` (an open start as
+    the year 0, an open end as 9999-12-31) and leaves the rest of the filter to itself. The
+    service selects on `updated_at`: two parcels changed after the others are the ones QGIS
+    shows."""
+    base, url = server
+    [loaded_at] = await rows(url, "SELECT max(updated_at) FROM parcel")
+    since = (loaded_at + timedelta(seconds=1)).replace(microsecond=0)
+    time.sleep(max(0.0, (since - datetime.now(UTC)).total_seconds()) + 0.1)
+    changed = [3, 7]
+    for parcel_id, land_use in zip(changed, ["warehousing", "industrial"], strict=True):
+        patched = httpx.patch(
+            f"{base}/parcels/{parcel_id}", json={"properties": {"land_use": land_use}}, headers=AUTH
+        )
+        assert patched.status_code == 200, patched.text
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert await rows(url, f"SELECT id FROM parcel WHERE updated_at >= '{stamp}' ORDER BY id") == changed
+    mark = lines(access_log)
+    recent, warehouses = run_qgis(
+        {"uri": uri(base, "parcels"), "subset": f"\"updated_at\" >= '{stamp}'"},
+        {"uri": uri(base, "parcels"), "subset": f"\"updated_at\" >= '{stamp}' AND land_use = 'warehousing'"},
+    )
+    assert [f["attributes"]["id"] for f in recent["features"]] == changed
+    assert [f["attributes"]["id"] for f in warehouses["features"]] == [3]
+    pages = [q for q in requests(access_log, mark, "parcels") if q != {"limit": ["10"]}]
+    assert pages == [{"limit": ["100"], "datetime": [f"{stamp}/9999-12-31T00:00:00Z"]}] * 2, pages
 
 
 async def test_qgis_sends_the_map_extent_as_bbox(qgis, server, access_log):
