@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -124,6 +125,11 @@ async def test_bbox_and_property_filters_match_the_native_endpoint(server):
         ("/ogc/collections/parcels/items", {"filter": "area_ha > 'big'"}, 400),
         ("/ogc/collections/parcels/items", {"filter": "{not json", "filter-lang": "cql2-json"}, 400),
         ("/ogc/collections/parcels/items", {"filter": "area_ha > 1", "filter-lang": "sql"}, 400),
+        ("/ogc/collections/parcels/items", {"datetime": "yesterday"}, 400),
+        ("/ogc/collections/parcels/items", {"datetime": ".."}, 400),
+        ("/ogc/collections/parcels/items", {"datetime": "2026-01-01/2026-02-01/2026-03-01"}, 400),
+        ("/ogc/collections/parcels/items", {"datetime": "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"}, 400),
+        ("/ogc/collections/parcels/items", {"datetime": "../0000-01-01T00:00:00Z"}, 400),
         ("/ogc/collections/rivers", {}, 404),
         ("/ogc/collections/parcels/items/999999999", {}, 404),
         ("/ogc/collections/parcels/items/abc", {}, 404),
@@ -134,6 +140,54 @@ async def test_bad_requests(server, path, params, status):
     base, _ = server
     response = get(base, path, **params)
     assert response.status_code == status and response.headers["content-type"] == "application/problem+json"
+
+
+async def test_datetime_selects_on_updated_at(server):
+    """OGC's `datetime` (Core): an instant or an interval, ends included, open with `..` or
+    nothing, in the forms QGIS (`0000-01-01...` for an open start) and GDAL (`2026-01-01T`)
+    write it; on `updated_at` where a collection has it, and matching every feature where not."""
+    base, url = server
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        stamps = {
+            table: await conn.fetchval(f"SELECT min(updated_at) FROM {table}")
+            for table in ("parcel", "zone", "facility")
+        }
+
+        async def expected(table: str, key: str, start, end) -> list:
+            sql = (
+                f"SELECT {key} FROM {table} WHERE updated_at BETWEEN coalesce($1::timestamptz, '-infinity') "
+                f"AND coalesce($2::timestamptz, 'infinity') ORDER BY {key}"
+            )
+            return [r[0] for r in await conn.fetch(sql, start, end)]
+
+        for collection, table, key in [("parcels", "parcel", "id"), ("zones", "zone", "code"),
+                                       ("facilities", "facility", "code")]:  # fmt: skip
+            t = stamps[table]
+            tick = timedelta(microseconds=1)
+            day = t.date().isoformat()
+            midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
+            for text, start, end in [
+                (t.isoformat(), t, t),
+                (f"{t.isoformat()}/..", t, None),
+                (f"../{(t - tick).isoformat()}", None, t - tick),
+                (f"{(t + tick).isoformat()}/", t + tick, None),
+                (f"{(t - tick).isoformat()}/{(t + tick).isoformat()}", t - tick, t + tick),
+                ("../..", None, None),
+                (f"0000-01-01T00:00:00Z/{day}", None, midnight),
+                (f"{day}T/..", midnight, None),
+                (f"{day}T00:00:00/9999-12-31T00:00:00Z", midnight, None),
+            ]:
+                body = get(base, f"/ogc/collections/{collection}/items", datetime=text, limit=10000).json()
+                want = await expected(table, key, start, end)
+                assert [f["id"] for f in body["features"]] == want, (collection, text)
+                assert body["numberMatched"] == len(want)
+            assert await expected(table, key, t, t)  # the instant matched some
+    finally:
+        await conn.close()
+    projects = get(base, "/ogc/collections/projects/items", limit=10000).json()["features"]
+    dated = get(base, "/ogc/collections/projects/items", limit=10000, datetime="2000-01-01T00:00:00Z")
+    assert [f["id"] for f in dated.json()["features"]] == [f["id"] for f in projects] and projects
 
 
 @pytest.mark.parametrize(

@@ -232,6 +232,24 @@ async def test_gdal_leaves_the_filters_it_can_to_the_server(server, access_log, 
     filtered(requests_since(access_log, mark, "facilities"), "kind", "port")
     ports = sorted(f["properties"]["code"] for f in json.loads(out.read_text())["features"])
     assert ports == sorted(await rows(url, "SELECT code FROM facility WHERE kind = 'port'")) and ports
+    # A comparison with any date field GDAL sends as the Core's `datetime` (a date as
+    # `2000-01-01T`, `<` as an interval that includes its end), which selects on `updated_at`.
+    for where, value, sql in [
+        ("updated_at >= '2000-01-01'", "2000-01-01T/..", "updated_at >= '2000-01-01Z'"),
+        ("created_at < '2000-01-01'", "../2000-01-01T", "updated_at <= '2000-01-01Z'"),
+    ]:
+        mark = len(access_log.read_text().splitlines())
+        out = tmp_path / "dated.geojson"
+        out.unlink(missing_ok=True)
+        subprocess.run(
+            ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{base}/ogc", "facilities", "-where", where],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        filtered(requests_since(access_log, mark, "facilities"), "datetime", value)
+        codes = sorted(f["properties"]["code"] for f in json.loads(out.read_text())["features"])
+        assert codes == sorted(await rows(url, f"SELECT code FROM facility WHERE {sql}")), where
 
 
 async def test_pyogrios_gdal_leaves_the_filters_it_can_to_the_server(server, access_log):
@@ -250,3 +268,11 @@ async def test_pyogrios_gdal_leaves_the_filters_it_can_to_the_server(server, acc
         await rows(url, "SELECT code FROM parcel WHERE land_status = 'reserved' AND area_ha > 10")
     )
     assert codes == expected and expected, pyogrio.__gdal_version_string__
+    mark = len(access_log.read_text().splitlines())
+    meta, _, _, fields = pyogrio.raw.read(
+        f"OAPIF:{base}/ogc", layer="facilities", where="updated_at >= '2000-01-01'", read_geometry=False
+    )
+    [dated] = [q for q, _ in requests_since(access_log, mark, "facilities") if "datetime" in q]
+    assert dated["datetime"] == ["2000-01-01T/.."], dated
+    codes = sorted(fields[list(meta["fields"]).index("code")])
+    assert codes == sorted(await rows(url, "SELECT code FROM facility WHERE updated_at >= '2000-01-01Z'"))

@@ -18,15 +18,15 @@ _ZONE_SUMMARY = re.compile(r"^/zones/[^/]+/summary$")
 
 
 def is_expensive(settings: Settings, request: Request) -> bool:
-    """Big pages, CQL2 filters, site search sorted by distance, land conflicts, zone summaries
-    and low-zoom tiles."""
+    """Big pages, CQL2 filters, `datetime` (no index serves it), site search sorted by
+    distance, land conflicts, zone summaries and low-zoom tiles."""
     if request.method != "GET":
         return False
     path, query = request.url.path, request.query_params
     limit = query.get("limit", "")
     if limit.isdigit() and int(limit) > settings.heavy_page_size:
         return True
-    if "filter" in query:
+    if "filter" in query or "datetime" in query:
         return True
     if path == "/parcels/search" and query.get("sort", "").startswith("distance"):
         return True

@@ -257,6 +257,39 @@ def _crs(uri: str | None) -> ogc.Crs:
     return ogc.CRS84 if uri is None else CRSS[uri]
 
 
+def _moment(text: str) -> datetime | None:
+    """One end of `datetime`: an RFC 3339 date-time (or a date: its midnight; without an offset:
+    UTC), or None for an open end (`..` or nothing)."""
+    text = text.strip().upper()
+    if text in ("", ".."):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.removesuffix("T"))  # GDAL ends a date with T
+    except ValueError:
+        raise BadRequest(
+            f"datetime: {text!r} is not a date-time such as 2026-01-31T08:00:00Z, nor `..`."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _datetime(text: str) -> ogc.Interval:
+    """`datetime`: an instant, or an interval `start/end` with `..` (or nothing) for an open end."""
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise BadRequest("datetime: an instant, or two separated by one `/`.")
+    if len(parts) == 1:
+        instant = _moment(parts[0])
+        if instant is None:
+            raise BadRequest("datetime: an instant must be a date-time; an open interval is `../..`.")
+        return instant, instant
+    # QGIS 3.22 writes an open start as the year 0, which no date-time type holds.
+    start = None if parts[0].strip().startswith("0000-") else _moment(parts[0])
+    end = _moment(parts[1])
+    if start is not None and end is not None and start > end:
+        raise BadRequest("datetime: the interval ends before it starts.")
+    return start, end
+
+
 def _cursor(c: Collection, name: str, value: str | None) -> Any:
     if value is None or not c.key_is_int:
         return value
@@ -292,6 +325,16 @@ async def items(
     before: Annotated[
         str | None, Query(description="Keyset cursor: the page before this feature id.")
     ] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            description="An instant or an interval (RFC 3339: `2026-01-01T00:00:00Z`, "
+            "`2026-01-01T00:00:00Z/2026-02-01T00:00:00Z`, `2026-01-01T00:00:00Z/..`, "
+            "`../2026-02-01T00:00:00Z`): the features whose `updated_at` is that instant or in "
+            "that interval, ends included. Collections without `updated_at` ignore it.",
+        ),
+    ] = None,
     filter: Annotated[
         str | None,
         Query(
@@ -305,9 +348,9 @@ async def items(
     ] = None,
     f: Format = None,
 ):
-    """Features of the collection in id order, filtered by `bbox`, by any queryable property
-    (`?land_status=available`) and by a CQL2 `filter` (text or JSON, per `filter-lang`); `next`
-    and `prev` links walk keyset pages."""
+    """Features of the collection in id order, filtered by `bbox`, by `datetime` (on
+    `updated_at`), by any queryable property (`?land_status=available`) and by a CQL2 `filter`
+    (text or JSON, per `filter-lang`); `next` and `prev` links walk keyset pages."""
     c = (await _collection(session, collection_id)).for_caller(show_holder)
     _refuse_unknown(
         request,
@@ -315,6 +358,7 @@ async def items(
             "bbox",
             "bbox-crs",
             "crs",
+            "datetime",
             "limit",
             "after",
             "before",
@@ -339,6 +383,7 @@ async def items(
         box = None if bbox is None else (lists.bbox_in(bbox, box_crs), box_crs)
     except ValueError as exc:
         raise BadRequest(f"bbox: {exc}.") from None
+    when = None if datetime_ is None else _datetime(datetime_)
     if after is not None and before is not None:
         raise BadRequest("after and before cannot be used together.")
     filters = {}
@@ -371,6 +416,7 @@ async def items(
         bbox=box,
         filters=filters,
         cql=cql,
+        when=when,
         crs=ogc.CRS84 if want_html else output,  # a page draws its features on a map
         limit=size,
         after=_cursor(c, "after", after),

@@ -142,6 +142,9 @@ class FeatureType:
     zooms: tuple[int, int] | None = None  # the vector tiles' zoom range; None: no tiles
     writer: Role | None = None  # the role that may write; None: read-only
     group: str = "reference"  # how the map groups its layers: core, admin, constraint, reference
+    # The timestamp property OGC's `datetime` parameter selects on; None: `datetime` selects
+    # every feature, as the standard asks of features without a time.
+    temporal: str | None = None
 
     # --- the native resource (app.queries.features) ---
 
@@ -173,6 +176,12 @@ class FeatureType:
 
     def column(self, name: str) -> str:
         return self.queryables[name].column
+
+    @property
+    def temporal_column(self) -> str | None:
+        """SQL of the `temporal` property, over t."""
+        found = [p.filter or p.sql for p in self.properties_of if p.name == self.temporal]
+        return found[0] if found else None
 
     # --- the vector tiles (app.queries.tiles) ---
 
@@ -260,6 +269,7 @@ ZONES = FeatureType(
     zooms=(0, 22),
     writer=Role.editor,
     group="core",
+    temporal="updated_at",
 )
 
 PARCELS = FeatureType(
@@ -294,6 +304,7 @@ PARCELS = FeatureType(
     zooms=(10, 22),
     writer=Role.editor,
     group="core",
+    temporal="updated_at",
 )
 
 FACILITIES = FeatureType(
@@ -319,6 +330,7 @@ FACILITIES = FeatureType(
     zooms=(0, 22),
     writer=Role.editor,
     group="core",
+    temporal="updated_at",
 )
 
 # Each project row `t` with its zone `z` and the union `u` of its parcels.

@@ -7,6 +7,7 @@ repeats or skips a feature while the data is unchanged and stays fast deep into 
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -79,13 +80,24 @@ async def extent(session: AsyncSession, collection: Collection) -> list[float] |
     return None if row is None else [round(v, 6) for v in row]
 
 
+# OGC's `datetime`: an instant (start = end) or an interval whose open ends are None.
+Interval = tuple[datetime | None, datetime | None]
+
+
 def _conditions(
     collection: Collection,
     bbox: tuple[BBox, Crs] | None,
     filters: dict[str, Any],
     cql: tuple[str, dict] | None,
+    when: Interval | None = None,
 ) -> tuple[list[str], dict]:
     where, params = [], {}
+    column = collection.temporal_column
+    if when is not None and column is not None:
+        for name, op, bound in (("datetime_start", ">=", when[0]), ("datetime_end", "<=", when[1])):
+            if bound is not None:
+                where.append(f"{column} {op} :{name}")
+                params[name] = bound
     if cql is not None:
         where.append(f"({cql[0]})")
         params.update(cql[1])
@@ -129,12 +141,14 @@ async def items(
     after: Any = None,
     before: Any = None,
     cql: tuple[str, dict] | None = None,
+    when: Interval | None = None,
     crs: Crs = CRS84,
 ) -> ItemsPage:
     """A keyset page: the `limit` items after `after` (or before `before`) in key order, matching
-    the bbox, the property filters and the CQL2 filter (as `cql2` made it). Forward pages stream
-    from the query; a page walked back is read whole (its rows come newest first)."""
-    where, params = _conditions(collection, bbox, filters, cql)
+    the bbox, the property filters, the CQL2 filter (as `cql2` made it) and `when` (on the
+    collection's temporal property, if it has one). Forward pages stream from the query; a page
+    walked back is read whole (its rows come newest first)."""
+    where, params = _conditions(collection, bbox, filters, cql, when)
     key = f"t.{collection.key}"
     condition = " AND ".join(where) or "true"
     backwards = before is not None
