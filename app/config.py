@@ -21,6 +21,14 @@ class Settings(BaseSettings):
         "postgresql+asyncpg://postgres@127.0.0.1:5432/kaltim",
         description="SQLAlchemy URL of the PostGIS database (asyncpg driver).",
     )
+    database_replica_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs of hot standbys of DATABASE_URL that serve reads (default none).",
+    )
+    replica_max_lag_s: float = Field(
+        5.0, gt=0, description="A standby further behind the primary than this serves no reads."
+    )
+    replica_poll_s: float = Field(1.0, gt=0, description="How often each server checks its standbys.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated bootstrap keys; each acts as an admin named env-key-1, env-key-2 ...",
@@ -117,7 +125,7 @@ class Settings(BaseSettings):
     def geometry_rules(self) -> GeometryRules:
         return GeometryRules(self.area_of_interest, self.max_vertices, self.max_parts)
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "database_replica_url", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -136,9 +144,19 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith(("postgresql://", "postgres://")):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
-        return value
+        return _asyncpg(value)
+
+    @field_validator("database_replica_url")
+    @classmethod
+    def _async_drivers(cls, value: list[str]) -> list[str]:
+        return [_asyncpg(url) for url in value]
+
+
+def _asyncpg(url: str) -> str:
+    """A plain postgresql:// URL, with the asyncpg driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
 
 
 @lru_cache

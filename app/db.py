@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
+from app.replicas import Router, Standby
 
 CONNECT_TIMEOUT_S = 10.0
 CLIENT_MARGIN_S = 5.0
@@ -24,6 +26,7 @@ CLIENT_MARGIN_S = 5.0
 def make_engine(
     settings: Settings,
     *,
+    url: str | None = None,
     pool_size: int | None = None,
     pool_timeout_s: float = 30.0,
     query_timeout_s: float | None = None,
@@ -51,7 +54,7 @@ def make_engine(
     if query_timeout_s is not None:
         connect_args["command_timeout"] = query_timeout_s + CLIENT_MARGIN_S
     return create_async_engine(
-        settings.database_url,
+        url or settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout_s,
@@ -60,42 +63,77 @@ def make_engine(
     )
 
 
+class Session(AsyncSession):
+    """A request's session. Where standbys serve reads, a commit also notes the primary's WAL
+    position after it on the request (`write_lsn`), for the caller's later reads."""
+
+    async def commit(self) -> None:
+        await super().commit()
+        request = self.info.get("request")
+        if request is not None and self.info.get("note_writes"):
+            request.state.write_lsn = await self.scalar(text("SELECT pg_current_wal_lsn()::text"))
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=Session, expire_on_commit=False)
+
+
+def _engines(settings: Settings, url: str | None = None) -> tuple[AsyncEngine, AsyncEngine]:
+    """The ordinary and the expensive reads' engines on `url` (default: the primary)."""
+    ordinary = make_engine(
+        settings,
+        url=url,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        query_timeout_s=settings.query_timeout_s,
+        lock_timeout_s=settings.lock_timeout_s,
+    )
+    heavy = make_engine(
+        settings,
+        url=url,
+        pool_size=settings.heavy_pool_size,
+        pool_timeout_s=settings.heavy_wait_s,
+        query_timeout_s=settings.heavy_query_timeout_s,
+        lock_timeout_s=settings.lock_timeout_s,
+    )
+    return ordinary, heavy
 
 
 @dataclass
 class Pools:
-    """The app's two engines and their sessions."""
+    """The app's two engines and their sessions, and the standbys' (app.replicas)."""
 
     ordinary: AsyncEngine
     heavy: AsyncEngine
+    router: Router | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> "Pools":
-        return cls(
-            ordinary=make_engine(
-                settings,
-                pool_timeout_s=settings.db_pool_timeout_s,
-                query_timeout_s=settings.query_timeout_s,
-                lock_timeout_s=settings.lock_timeout_s,
-            ),
-            heavy=make_engine(
-                settings,
-                pool_size=settings.heavy_pool_size,
-                pool_timeout_s=settings.heavy_wait_s,
-                query_timeout_s=settings.heavy_query_timeout_s,
-                lock_timeout_s=settings.lock_timeout_s,
-            ),
-        )
+        router = None
+        if settings.database_replica_url:
+            standbys = [Standby(url, *_engines(settings, url)) for url in settings.database_replica_url]
+            router = Router(standbys, settings.replica_max_lag_s)
+        return cls(*_engines(settings), router=router)
 
     def __post_init__(self) -> None:
         self.sessions = make_sessionmaker(self.ordinary)
         self.heavy_sessions = make_sessionmaker(self.heavy)
+        for standby in self.router.standbys if self.router else ():
+            standby.sessions = make_sessionmaker(standby.ordinary)
+            standby.heavy_sessions = make_sessionmaker(standby.heavy)
+
+    def sessions_for(self, request: Request, expensive: bool) -> async_sessionmaker[AsyncSession]:
+        """The primary's sessions, or a standby's for a read one may serve (app.replicas)."""
+        standby = self.router.choose(request) if self.router else None
+        request.state.read_from = "primary" if standby is None else "replica"
+        source = self if standby is None else standby
+        return source.heavy_sessions if expensive else source.sessions
 
     async def close(self) -> None:
         await self.ordinary.dispose()
         await self.heavy.dispose()
+        for standby in self.router.standbys if self.router else ():
+            await standby.ordinary.dispose()
+            await standby.heavy.dispose()
 
 
 @asynccontextmanager
@@ -110,9 +148,8 @@ async def rollback_on_error(session: AsyncSession) -> AsyncIterator[None]:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     pools: Pools = request.app.state.pools
-    expensive = request.app.state.is_expensive(request)
-    sessions = pools.heavy_sessions if expensive else pools.sessions
-    session = sessions()
+    sessions = pools.sessions_for(request, request.app.state.is_expensive(request))
+    session = sessions(info={"request": request, "note_writes": pools.router is not None})
     try:
         async with rollback_on_error(session):
             yield session

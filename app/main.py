@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 
-from app import errors, http, limits, openapi
+from app import errors, http, limits, openapi, replicas
 from app.api import (
     cost,
     docs,
@@ -69,9 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pools = Pools.open(settings)
         app.state.imports = Runner(settings)
-        pruning = asyncio.create_task(prune_tiles(app.state.pools, settings))
+        pools = app.state.pools
+        tasks = [asyncio.create_task(prune_tiles(pools, settings))]
+        if pools.router is not None:
+            tasks.append(asyncio.create_task(pools.router.poll(pools.ordinary, settings.replica_poll_s)))
         yield
-        pruning.cancel()
+        for task in tasks:
+            task.cancel()
         await app.state.imports.close()
         await app.state.pools.close()
 
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     limits.install(app, settings)
     http.install(app, settings)
+    app.add_middleware(replicas.Headers)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
     # exports before parcels and zones: /parcels/export is not /parcels/{id}

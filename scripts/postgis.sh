@@ -6,6 +6,8 @@
 #   scripts/postgis.sh stop DIR           stop the cluster in DIR
 #   scripts/postgis.sh restart DIR        restart the cluster in DIR (fast shutdown)
 #   scripts/postgis.sh url DIR PORT DB    print the DATABASE_URL for database DB (created if missing)
+#   scripts/postgis.sh standby PORT DIR PORT2  a hot standby of the cluster on 127.0.0.1:PORT, made with
+#                                         pg_basebackup in DIR, streaming, started on PORT2
 #   scripts/postgis.sh with CMD...        run CMD with DATABASE_URL and TEST_DATABASE_URL set to a
 #                                         throwaway cluster that is removed afterwards, and
 #                                         TEST_DB_RESTART to a command that restarts it
@@ -83,6 +85,18 @@ url() {
     echo "postgresql+asyncpg://postgres@127.0.0.1:${port}/${db}"
 }
 
+standby() {
+    local primary_port=$1 dir=$2 port=$3 bin
+    bin=$(bindir)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; chmod 700 "$dir"; fi
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir" -R -X stream -c fast
+    fi
+    start "$dir" "$port"
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -109,6 +123,7 @@ case "$cmd" in
     stop) stop "$@" ;;
     restart) restart "$@" ;;
     url) url "$@" ;;
+    standby) standby "$@" ;;
     with) with "$@" ;;
     *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac
