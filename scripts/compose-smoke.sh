@@ -8,6 +8,7 @@
 #
 #   RUNS=3 scripts/compose-smoke.sh
 #   API_PORT=18000 DB_PORT=15433 POSTGIS_IMAGE=postgis/postgis:15-3.4 scripts/compose-smoke.sh
+#   PROFILE=replica scripts/compose-smoke.sh   # with the hot standby: reads must come from it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,10 @@ export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-kaltimsmoke}
 base="http://127.0.0.1:${API_PORT}"
 
 if docker compose version >/dev/null 2>&1; then compose=(docker compose); else compose=(docker-compose); fi
+if [ "${PROFILE:-}" = replica ]; then
+    compose+=(--profile replica)
+    export DATABASE_REPLICA_URL=postgresql://kaltim:kaltim@db-replica:5432/kaltim
+fi
 
 down() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; }
 fail() {
@@ -87,6 +92,21 @@ assert kinds == {'overlap', 'straddle'}, kinds"
     for file in swagger-ui-dist/swagger-ui-bundle.js swagger-ui-dist/swagger-ui.css redoc/redoc.standalone.js; do
         get "/static/vendor/$file"
     done
+
+    if [ "${PROFILE:-}" = replica ]; then
+        # Reads come from the standby once the API has seen it streaming; a write's answer says
+        # where it went, and the standby has the reference data.
+        from=""
+        for _ in $(seq 1 60); do
+            from=$(curl -s -D - -o /dev/null "$base/zones" | tr -d '\r' | sed -n 's/^x-read-from: //Ip')
+            [ "$from" = replica ] && break
+            sleep 0.5
+        done
+        [ "$from" = replica ] || fail "reads did not come from the standby (x-read-from: $from)"
+        standby=$("${compose[@]}" ps -q db-replica)
+        [ "$(docker exec "$standby" psql -U kaltim -d kaltim -tAc 'SELECT pg_is_in_recovery()')" = t ] ||
+            fail "db-replica is not a standby"
+    fi
 
     restarts=0
     for id in $("${compose[@]}" ps -q); do
