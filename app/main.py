@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings  # what SettingsDep gives routes
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.is_expensive = partial(cost.is_expensive, settings)
     errors.install(app)

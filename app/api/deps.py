@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import etag
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, ValidationProblem
 from app.models import Role
@@ -22,7 +22,14 @@ from app.queries import keys
 
 GEOJSON = "application/geo+json"
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was made with. (Not a dependency override: FastAPI analyses every
+    dependency again on every request while any override is set.)"""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -138,7 +145,7 @@ async def read_access(who: CallerDep, settings: SettingsDep) -> Caller:
 ReadAccess = Depends(read_access)
 
 
-def sees_holder(who: CallerDep, settings: SettingsDep) -> bool:
+async def sees_holder(who: CallerDep, settings: SettingsDep) -> bool:
     """Parcels' `holder` is personal data: callers with a key see it, others only if expose_holder."""
     return settings.expose_holder or who.keyed
 
@@ -146,7 +153,7 @@ def sees_holder(who: CallerDep, settings: SettingsDep) -> bool:
 HolderDep = Annotated[bool, Depends(sees_holder)]
 
 
-def as_of_param(
+async def as_of_param(
     as_of: Annotated[
         str | None,
         Query(
@@ -178,7 +185,7 @@ class GeoJSONResponse(Response):
     media_type = GEOJSON
 
 
-def if_match(
+async def if_match(
     header: Annotated[
         str | None,
         Header(

@@ -71,7 +71,7 @@ class Paging:
     offset: int
 
 
-def paging(
+async def paging(
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="Features per page (default 100).")] = None,
     offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
@@ -85,7 +85,7 @@ def paging(
 PagingDep = Annotated[Paging, Depends(paging)]
 
 
-def bbox_param(
+async def bbox_param(
     bbox: Annotated[
         str | None,
         Query(
@@ -157,6 +157,25 @@ async def write(
     geojson = member == "features"
     media_type = GEOJSON if geojson else "application/json"
     head = '{"type": "FeatureCollection", "features": [' if geojson else f'{{"{member}": ['
+
+    def tail(returned: int, more: bool, matched: int | None, estimated: bool) -> str:
+        closing: dict = {
+            **(extra or {}),
+            "numberReturned": returned,
+            "numberMatched": returned if matched is None else matched,
+        }
+        if estimated:
+            closing["numberMatchedEstimated"] = True
+        closing["links"] = links(more)
+        return "], " + json.dumps(closing)[1:]
+
+    if page.whole is not None:  # a small page, fetched at once
+        found = await page.whole()
+        matched, estimated = await page.count() if page.count is not None else (None, False)
+        shown = found[: page.limit]
+        body = head + ",".join(shown) + tail(len(shown), len(found) > page.limit, matched, estimated)
+        return Response(body, media_type=media_type, headers=headers)
+
     first = await anext(page.features, None)
     matched, estimated = await page.count() if page.count is not None else (None, False)
     returned, more = 0, False
@@ -174,22 +193,11 @@ async def write(
             yield "," + feature
             returned += 1
 
-    def tail() -> str:
-        closing: dict = {
-            **(extra or {}),
-            "numberReturned": returned,
-            "numberMatched": returned if matched is None else matched,
-        }
-        if estimated:
-            closing["numberMatchedEstimated"] = True
-        closing["links"] = links(more)
-        return "], " + json.dumps(closing)[1:]
-
-    if page.limit < FETCH_ALL_UP_TO:
+    if page.limit < FETCH_ALL_UP_TO:  # small enough for one body
         parts = [head]
         async for feature in features():
             parts.append(feature)
-        parts.append(tail())
+        parts.append(tail(returned, more, matched, estimated))
         return Response("".join(parts), media_type=media_type, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
@@ -200,7 +208,7 @@ async def write(
             if size >= STREAM_CHUNK:
                 yield "".join(chunk).encode()
                 chunk, size = [], 0
-        chunk.append(tail())
+        chunk.append(tail(returned, more, matched, estimated))
         yield "".join(chunk).encode()
 
     return StreamingResponse(body(), media_type=media_type, headers=headers)

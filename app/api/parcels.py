@@ -63,7 +63,7 @@ async def list_parcels(
     return await collection(page, request, paging)
 
 
-def site_criteria(
+async def site_criteria(
     zone: Annotated[
         str | None, Query(description="Comma-separated zone codes the parcel must lie in.")
     ] = None,
