@@ -6,10 +6,12 @@ ordinary pool, so that expensive requests queue among themselves and cannot star
 Every query of a request runs under the pool's time budget (`statement_timeout`).
 """
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import text
@@ -41,6 +43,10 @@ def make_engine(
         # JIT compilation costs ~0.5 s on queries whose cost estimates are high because of PostGIS
         # calls, and gains nothing: their time is spent inside PostGIS's C functions.
         "jit": "off",
+        # A request's query runs in one backend: starting parallel workers costs milliseconds
+        # (more than the page queries themselves save), and concurrent requests already share
+        # the cores.
+        "max_parallel_workers_per_gather": "0",
     }
     if query_timeout_s is not None:
         server_settings["statement_timeout"] = str(int(query_timeout_s * 1000))
@@ -58,7 +64,11 @@ def make_engine(
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout_s,
-        pool_pre_ping=True,
+        # No ping before each checkout (a round trip per request): a connection the server closed
+        # fails its first statement, which is a 503 problem, and SQLAlchemy then discards every
+        # connection of the pool older than that failure, so one request per server pays for a
+        # database restart.
+        pool_pre_ping=False,
         connect_args=connect_args,
     )
 
@@ -169,3 +179,50 @@ async def close_quietly(session: AsyncSession) -> None:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+# --- reads straight through the driver ------------------------------------------------------
+
+# SQLAlchemy's own rule for `:name` parameters in text(), so that SQL written for text() reads the
+# same here.
+_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?![:\w])")
+
+
+@lru_cache(maxsize=2048)
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`... :a ... :b ... :a` -> (`... $1 ... $2 ... $1`, ('a', 'b'))."""
+    names: dict[str, int] = {}
+
+    def number(match: re.Match) -> str:
+        return f"${names.setdefault(match.group(1), len(names) + 1)}"
+
+    return _PARAMETER.sub(number, sql), tuple(names)
+
+
+async def read(
+    session: AsyncSession, sql: str, params: Mapping[str, Any] | None = None, *, one: bool = False
+) -> Any:
+    """Run a read on the session's connection through asyncpg itself: the rows (asyncpg Records,
+    indexed by position or name), or with `one` the first column of the first row (or None).
+
+    For the hot reads (pages of Features, single Features, point questions, counts): SQLAlchemy's
+    statement machinery costs about as much as the query itself there. The statement runs in the
+    session's transaction if one has begun, else on its own; listeners of `before_cursor_execute`
+    still see it (the tests and the benchmark capture statements so), and errors become
+    SQLAlchemy's, so the problem handlers and the pool's handling of lost connections apply."""
+    statement, names = positional(sql)
+    args = tuple((params or {})[name] for name in names)
+    connection = await session.connection()
+    sync = connection.sync_connection
+    fairy = await connection.get_raw_connection()
+    if sync.dispatch.before_cursor_execute:
+        sync.dispatch.before_cursor_execute(sync, None, statement, args, None, False)
+    driver = fairy.driver_connection
+    try:
+        return await (driver.fetchval(statement, *args) if one else driver.fetch(statement, *args))
+    except Exception as error:  # noqa: BLE001 - every driver error is translated below
+        try:
+            fairy.dbapi_connection._handle_exception(error)  # raises the DBAPI error for it
+        except Exception as dbapi_error:  # noqa: BLE001
+            sync._handle_dbapi_exception(dbapi_error, statement, args, None, None)
+        raise

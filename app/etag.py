@@ -4,8 +4,10 @@ import hashlib
 
 
 def strong(body: str | bytes) -> str:
+    """SHA-256 (the CPU's own instructions make it about twice as fast as BLAKE2 on big pages),
+    128 bits of it."""
     data = body.encode() if isinstance(body, str) else body
-    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
 def weak(body: bytes) -> str:

@@ -95,4 +95,4 @@ async def nearest_to_point(
     params: dict[str, Any] = {"lon": lon, "lat": lat, "limit": limit, "candidates": limit + KNN_SPARE}
     if kinds:
         params["kinds"] = kinds
-    return Page(features=features.rows(session, sql, params, limit), limit=limit)
+    return features.page_of_rows(session, sql, params, limit)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read
 from app.geometry import BBox, GeometryRules, normalise, to_wkb
 from app.queries.catalogue import FeatureType, feature_sql
 from app.queries.versions import check_if_match
@@ -28,6 +29,9 @@ class Page:
     features: AsyncIterator[str]
     limit: int
     count: Callable[[], Awaitable[tuple[int, bool]]] | None = None  # -> (matched, estimated)
+    # The page's rows at once, where it is small enough to be fetched whole (else None): saves an
+    # iteration per Feature.
+    whole: Callable[[], Awaitable[list[str]]] | None = None
 
 
 def _bind(resource: FeatureType, values: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -48,7 +52,7 @@ GEOM_FROM_WKB = "ST_GeomFromWKB(:geom, 4326)"
 
 async def fetch(session: AsyncSession, resource: FeatureType, key: Any) -> str:
     sql = f"SELECT ({resource.feature})::text FROM {resource.source} WHERE t.{resource.key} = :key"
-    feature = await session.scalar(text(sql), {"key": key})
+    feature = await read(session, sql, {"key": key}, one=True)
     if feature is None:
         raise resource.not_found(key)
     return feature
@@ -170,7 +174,7 @@ STREAM_BATCH = 1_000
 async def pairs(session: AsyncSession, sql: str, params: Mapping[str, Any], expected: int) -> AsyncIterator:
     """The rows of `sql`, fetched at once or streamed in batches depending on `expected`."""
     if expected <= FETCH_ALL_UP_TO:
-        for row in (await session.execute(text(sql), params)).all():
+        for row in await read(session, sql, params):
             yield row
         return
     result = await session.stream(text(sql).execution_options(yield_per=STREAM_BATCH), params)
@@ -189,19 +193,40 @@ async def rows(
         yield row[0]
 
 
+def page_of_rows(session: AsyncSession, sql: str, params: Mapping[str, Any], limit: int, **more: Any) -> Page:
+    """A Page of the first column of `sql`'s rows (up to `limit` + 1 of them)."""
+
+    async def whole() -> list[str]:
+        return [row[0] for row in await read(session, sql, params)]
+
+    small = limit + 1 <= FETCH_ALL_UP_TO
+    return Page(rows(session, sql, params, limit + 1), limit, whole=whole if small else None, **more)
+
+
+async def estimated(session: AsyncSession, source: str, condition: str, params: Mapping[str, Any]) -> int:
+    """The planner's estimate of the rows matching: one EXPLAIN, nothing run."""
+    explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}"
+    plan = await read(session, explain, params, one=True)
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
 async def count_matches(
-    session: AsyncSession, source: str, condition: str, params: Mapping[str, Any], cap: int
+    session: AsyncSession,
+    source: str,
+    condition: str,
+    params: Mapping[str, Any],
+    cap: int,
+    estimate: int | None = None,
 ) -> tuple[int, bool]:
     """The number of rows matching: exact up to `cap`, beyond it the planner's estimate (never
     below `cap`), so that counting never costs much more than the page itself. When the planner
     already expects several times `cap` rows, its estimate is taken without counting."""
-    explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}"
-    plan = await session.scalar(text(explain), params)
-    estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    if estimate is None:
+        estimate = await estimated(session, source, condition, params)
     if estimate >= 3 * cap:
         return estimate, True
     capped = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT :count_cap) c"
-    exact = await session.scalar(text(capped), {**params, "count_cap": cap})
+    exact = await read(session, capped, {**params, "count_cap": cap}, one=True)
     if exact < cap:
         return exact, False
     return max(cap, estimate), True
@@ -255,18 +280,33 @@ async def page(
     if not count_in_query:
         # `order` is a unique key here. The page's keys are found first and the Features built
         # for those rows only: built in one pass, PostgreSQL would render every row an OFFSET
-        # skips (9.3 s rather than 0.15 s a million rows deep).
+        # skips (9.3 s rather than 0.15 s a million rows deep). Where the planner expects a
+        # modest number of matches, the keys' query counts them too (it reads every match to
+        # sort them anyway), instead of a second query counting them again.
+        cap = count_cap(limit, offset)
+        estimate = await estimated(session, source, condition, params)
+        if estimate >= 3 * cap:
+            sql = f"""
+                SELECT ({feature})::text FROM {source}
+                WHERE {condition} AND {order} = ANY(ARRAY(
+                    SELECT {order} FROM {source} WHERE {condition}
+                    ORDER BY {order} LIMIT :limit OFFSET :offset))
+                ORDER BY {order}
+            """
+
+            async def guessed() -> tuple[int, bool]:
+                return estimate, True
+
+            return page_of_rows(session, sql, paged, limit, count=guessed)
         sql = f"""
-            SELECT ({feature})::text FROM {source}
-            WHERE {condition} AND {order} = ANY(ARRAY(
-                SELECT {order} FROM {source} WHERE {condition} ORDER BY {order} LIMIT :limit OFFSET :offset))
+            WITH keys AS MATERIALIZED (
+                SELECT {order} AS k, count(*) OVER () AS matched FROM {source} WHERE {condition}
+                ORDER BY {order} LIMIT :limit OFFSET :offset)
+            SELECT (SELECT matched FROM keys LIMIT 1), ({feature})::text FROM {source}
+            WHERE {condition} AND {order} = ANY(ARRAY(SELECT k FROM keys))
             ORDER BY {order}
         """
-        return Page(
-            features=rows(session, sql, paged, limit + 1),
-            limit=limit,
-            count=lambda: count_matches(session, source, condition, params, count_cap(limit, offset)),
-        )
+        return _counted_page(session, sql, paged, limit, offset, source, condition, params, estimate)
     sql = f"""
         SELECT t.matched, ({feature})::text FROM (
             SELECT t.*, count(*) OVER () AS matched FROM {source} WHERE {condition}
@@ -274,6 +314,22 @@ async def page(
         ) t
         ORDER BY {order}
     """
+    return _counted_page(session, sql, paged, limit, offset, source, condition, params)
+
+
+def _counted_page(
+    session: AsyncSession,
+    sql: str,
+    paged: Mapping[str, Any],
+    limit: int,
+    offset: int,
+    source: str,
+    condition: str,
+    params: Mapping[str, Any],
+    estimate: int | None = None,
+) -> Page:
+    """A page whose query gives each row as (matches, Feature): the count comes with the rows, and
+    is asked for apart only when the page is empty past its first."""
     matched: list[int] = []
 
     async def features_and_total() -> AsyncIterator[str]:
@@ -282,14 +338,21 @@ async def page(
                 matched.append(total)
             yield value
 
+    async def whole() -> list[str]:
+        found = await read(session, sql, paged)
+        if found:
+            matched.append(found[0][0])
+        return [row[1] for row in found]
+
     async def total() -> tuple[int, bool]:
         if matched:
             return matched[0], False
         if offset == 0:  # the query ran and matched nothing
             return 0, False
-        return await count_matches(session, source, condition, params, count_cap(limit, offset))
+        return await count_matches(session, source, condition, params, count_cap(limit, offset), estimate)
 
-    return Page(features=features_and_total(), limit=limit, count=total)
+    small = limit + 1 <= FETCH_ALL_UP_TO
+    return Page(features=features_and_total(), limit=limit, count=total, whole=whole if small else None)
 
 
 async def upsert(session: AsyncSession, resource: FeatureType, values: Mapping[str, Any], geom: bytes) -> str:

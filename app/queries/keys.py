@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read
+
 KEY_PREFIX = "klk_"
 PREFIX_LENGTH = 12
 # Names the API_KEYS setting's keys take; a stored key may not take one.
@@ -62,8 +64,8 @@ async def revoke_key(session: AsyncSession, name: str) -> datetime | None:
 async def find_key(session: AsyncSession, key_hash: str) -> tuple[str, str] | None:
     """(name, role) of the live key with this hash, or None: one lookup on the unique index."""
     sql = "SELECT name, role FROM api_key WHERE key_hash = :hash AND revoked_at IS NULL"
-    row = (await session.execute(text(sql), {"hash": key_hash})).one_or_none()
-    return None if row is None else (row.name, row.role)
+    rows = await read(session, sql, {"hash": key_hash})
+    return (rows[0]["name"], rows[0]["role"]) if rows else None
 
 
 async def set_actor(session: AsyncSession, name: str) -> None:

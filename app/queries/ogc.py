@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read
 from app.geometry import BBox
 from app.queries.catalogue import FeatureType
-from app.queries.features import Page, count_cap, count_matches, pairs
+from app.queries.features import FETCH_ALL_UP_TO, Page, count_cap, count_matches, pairs
 
 
 @dataclass(frozen=True)
@@ -159,38 +160,36 @@ async def items(
               ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
     query = {**params, "cursor": cursor, "limit": limit + 1}
     has_prev = False
+    fetched: list | None = None
     if backwards:
-        rows = (await session.execute(text(sql), query)).all()
-        has_prev = len(rows) > limit
-        rows = rows[:limit][::-1]
-
-        async def stream() -> AsyncIterator[tuple[Any, str]]:
-            for row in rows:
-                yield row
-
-        found = stream()
-    else:
-        if after is not None:  # a matching row at or before `after` is on an earlier page
-            has_prev = bool(
-                await session.scalar(
-                    text(
-                        f"SELECT EXISTS (SELECT 1 FROM {collection.source} WHERE {condition} AND {key} <= :c)"
-                    ),
-                    {**params, "c": after},
-                )
-            )
-        found = pairs(session, sql, query, limit + 1)
+        fetched = await read(session, sql, query)
+        has_prev = len(fetched) > limit
+        fetched = fetched[:limit][::-1]
+    elif after is not None:  # a matching row at or before `after` is on an earlier page
+        earlier = f"SELECT EXISTS (SELECT 1 FROM {collection.source} WHERE {condition} AND {key} <= :c)"
+        has_prev = bool(await read(session, earlier, {**params, "c": after}, one=True))
     keys: list[Any] = []
 
     async def features() -> AsyncIterator[str]:
-        async for row_key, feature in found:
+        if fetched is not None:
+            for row_key, feature in fetched:
+                keys.append(row_key)
+                yield feature
+            return
+        async for row_key, feature in pairs(session, sql, query, limit + 1):
             keys.append(row_key)
             yield feature
+
+    async def whole() -> list[str]:
+        found = fetched if fetched is not None else await read(session, sql, query)
+        keys.extend(row[0] for row in found)
+        return [row[1] for row in found]
 
     page = Page(
         features=features(),
         limit=limit,
         count=lambda: count_matches(session, collection.source, condition, params, count_cap(limit, 0)),
+        whole=whole if fetched is not None or limit + 1 <= FETCH_ALL_UP_TO else None,
     )
     return ItemsPage(page, keys, has_prev, backwards)
 
@@ -201,4 +200,4 @@ async def item(
     sql = (
         f"SELECT ({collection.feature_in(crs)})::text FROM {collection.source} WHERE t.{collection.key} = :id"
     )
-    return await session.scalar(text(sql), {"id": feature_id})
+    return await read(session, sql, {"id": feature_id}, one=True)

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read
 from app.errors import NotFound
 from app.geometry import BBox, GeometryRules
 from app.queries import features, history
@@ -179,7 +180,7 @@ async def distances(session: AsyncSession, parcel_id: int, kinds: list[str]) -> 
         f"SELECT json_build_object('parcel_id', p.id, 'nearest', {nearest_by_kind('p.geom')})::text "
         "FROM parcel p WHERE p.id = :id"
     )
-    result = await session.scalar(text(sql), {"id": parcel_id, "kinds": kinds, **KNN_PARAMS})
+    result = await read(session, sql, {"id": parcel_id, "kinds": kinds, **KNN_PARAMS}, one=True)
     if result is None:
         raise PARCEL.not_found(parcel_id)
     return result

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read
 from app.queries.catalogue import FeatureType
 
 EXTENT = 4096
@@ -76,9 +77,9 @@ async def tile(
     render, recipe = _render(layer)
     params = {**_params(layer, z, x, y), "recipe": recipe}
     if use_cache:
-        found = (await session.execute(text(CACHED), params)).one_or_none()
-        if found is not None:
-            return Tile(bytes(found.mvt), found.etag, cached=True)
+        found = await read(session, CACHED, params)
+        if found:
+            return Tile(bytes(found[0]["mvt"]), found[0]["etag"], cached=True)
         stored = await _render_and_store(session, render, params)
         if stored is not None:
             return stored
