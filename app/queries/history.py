@@ -1,13 +1,14 @@
 """History: the changes that the triggers of migration 0004 record in `change`, and rows as they
 stood at a time, rebuilt from them.
 
-A change holds the whole row before and after (`to_jsonb` of the row; geometry as EWKB hex), so
-the state of a row at time T is exact: the `after` of its latest change at or before T, else the
-`before` of its first change after T, else (a row with no history, older than the history table)
-the row itself; in each case only if its created_at is not after T. So rows older than the
-history table are taken to have existed, as they were before their first recorded change, since
-their created_at. `changed_at` is clock_timestamp(): it orders the changes
-within one transaction too. Times are those of the writing statements, not of their commits.
+A change holds the whole row before it (`to_jsonb` of the row; geometry as EWKB hex) and, for an
+update, after it; an insert records no copy of the new row (migration 0011), whose state is the
+`before` of the row's next change, or the row as it stands. So the state of a row at time T is
+exact: the `before` of its first change after T (none, if that change is its insert), else (no
+change since) the row itself; in each case only if its created_at is not after T. Rows older than
+the history table are taken to have existed, as they were before their first recorded change,
+since their created_at. `changed_at` is clock_timestamp(): it orders the changes within one
+transaction too. Times are those of the writing statements, not of their commits.
 """
 
 from collections.abc import Callable
@@ -68,15 +69,11 @@ def state_as_of(table: str) -> str:
 
 def row_as_of(table: str) -> str:
     """SQL: a FROM clause (alias t; parameters :id, :as_of) with row :id of `table` as it stood
-    at :as_of, or no row if it did not exist then. Three index lookups."""
+    at :as_of, or no row if it did not exist then. Two index lookups."""
     assert table in TABLES
     return f"""(
         SELECT s.state FROM (
-            (SELECT c.after AS state, 1 AS rank FROM change c
-             WHERE c.table_name = '{table}' AND c.row_id = :id AND c.changed_at <= :as_of
-             ORDER BY c.changed_at DESC, c.id DESC LIMIT 1)
-            UNION ALL
-            (SELECT c.before, 2 FROM change c
+            (SELECT c.before AS state, 2 AS rank FROM change c
              WHERE c.table_name = '{table}' AND c.row_id = :id AND c.changed_at > :as_of
              ORDER BY c.changed_at, c.id LIMIT 1)
             UNION ALL
@@ -94,6 +91,30 @@ def _row(column: str, show_holder: bool) -> str:
     geometry = f"ST_AsGeoJSON((t.{column} ->> 'geom')::geometry, {PRECISION})::jsonb"
     with_geometry = f"({value}) || jsonb_build_object('geom', {geometry})"
     return f"CASE WHEN t.{column} ? 'geom' THEN {with_geometry} ELSE {value} END"
+
+
+# The row as it stands, as history records rows (derived columns left out), by table_name and row_id
+# of a change `c`.
+CURRENT_ROW = (
+    "CASE c.table_name "
+    "WHEN 'parcel' THEN (SELECT to_jsonb(r) - ARRAY['zone_codes', 'regency_code', 'regency', "
+    "'district_code', 'district'] FROM parcel r WHERE r.id = c.row_id) "
+    "WHEN 'zone' THEN (SELECT to_jsonb(r) - ARRAY['regency_code', 'regency', 'district_code', 'district'] "
+    "FROM zone r WHERE r.id = c.row_id) "
+    "WHEN 'facility' THEN (SELECT to_jsonb(r) FROM facility r WHERE r.id = c.row_id) "
+    "WHEN 'project' THEN (SELECT to_jsonb(r) FROM project r WHERE r.id = c.row_id) END"
+)
+
+# The changes with each insert's `after` filled in: the `before` of the row's next change, or the
+# row as it stands (app.queries.history's notes; migration 0011).
+CHANGES = f"""(
+    SELECT c.id, c.table_name, c.row_id, c.row_key, c.operation, c.actor, c.changed_at, c.before,
+           CASE WHEN c.after IS NULL AND c.operation = 'insert' AND c.table_name <> 'project_parcel'
+                THEN coalesce(lead(c.before) OVER (PARTITION BY c.table_name, c.row_id
+                                                   ORDER BY c.changed_at, c.id), {CURRENT_ROW})
+                ELSE c.after END AS after
+    FROM change c WHERE c.table_name = ANY(:tables) AND c.row_id = :row_id
+) t"""
 
 
 def entry(show_holder: bool) -> str:
@@ -141,8 +162,8 @@ async def changes(
     return await features.page(
         session,
         feature=entry(show_holder),
-        source="change t",
-        where=["t.table_name = ANY(:tables)", "t.row_id = :row_id"],
+        source=CHANGES,
+        where=[],
         params={"tables": list(TABLES[resource]), "row_id": row},
         order="t.changed_at DESC, t.id DESC",
         limit=limit,
