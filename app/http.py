@@ -104,8 +104,9 @@ MAP_PATH = "/map"
 
 
 class SecurityHeaders:
-    """On every response: `X-Content-Type-Options: nosniff` and `Referrer-Policy`; on HTML pages a
-    Content-Security-Policy. (The server banner is switched off where uvicorn starts.)"""
+    """On every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy` and `Vary:
+    Authorization`; on HTML pages a Content-Security-Policy. (The server banner is switched off
+    where uvicorn starts.)"""
 
     def __init__(self, app: ASGIApp, basemap_url: str | None = None) -> None:
         self.app = app
@@ -129,29 +130,12 @@ class SecurityHeaders:
                 headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
                 if headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = policy
+                # Answers differ by key (parcels' `holder`, and everything when reads need a
+                # key): a shared cache must never hand a keyed answer to anyone else.
+                headers.add_vary_header("Authorization")
             await send(message)
 
         await self.app(scope, receive, secure)
-
-
-class VaryAuthorization:
-    """Answers differ by key (parcels' `holder`, and everything when reads need a key), so every
-    answer says `Vary: Authorization`: a shared cache never hands a keyed answer to anyone else."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def vary(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).add_vary_header("Authorization")
-            await send(message)
-
-        await self.app(scope, receive, vary)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -171,4 +155,3 @@ def install(app: FastAPI, settings: Settings) -> None:
         expose_headers=["Location", "ETag", "Last-Modified", "Retry-After"],
     )
     app.add_middleware(SecurityHeaders, basemap_url=settings.map_basemap_url)
-    app.add_middleware(VaryAuthorization)

@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     limits.install(app, settings)
     http.install(app, settings)
-    app.add_middleware(replicas.Headers)
+    if settings.database_replica_url:
+        app.add_middleware(replicas.Headers)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     openapi.install(app)
     # exports before parcels and zones: /parcels/export is not /parcels/{id}

@@ -12,14 +12,19 @@ from app.queries.features import Page
 from app.queries.parcels import PROPERTIES, SHARE_IN_ZONE
 from app.queries.zones import ZONE, check_zone_filter
 
-# A parcel straddles zone `z` when its interior overlaps the zone but the zone does not cover it.
-STRADDLES = "t.geom && z.geom AND ST_Relate(z.geom, t.geom, 'T********') AND NOT ST_Covers(z.geom, t.geom)"
+# A parcel straddles zone `z` when its interior overlaps the zone but the zone does not cover it (as
+# the parcel's stored zones say: migration 0009).
+STRADDLES = (
+    "t.geom && z.geom AND NOT t.zone_codes @> ARRAY[z.code] AND ST_Relate(z.geom, t.geom, 'T********')"
+)
+# The parcels zone `z` covers: candidates by its box (GiST), settled by their stored zones.
+IN_ZONE = "t.geom @ z.geom AND t.zone_codes @> ARRAY[z.code]"
 
 SUMMARY = f"""
 WITH z AS (SELECT * FROM zone WHERE code = :code),
 inside AS (
     SELECT t.land_status, count(*) AS n, sum(t.area_ha) AS ha
-    FROM z JOIN parcel t ON ST_Covers(z.geom, t.geom) GROUP BY t.land_status
+    FROM z JOIN parcel t ON {IN_ZONE} GROUP BY t.land_status
 ),
 straddling AS (
     SELECT count(*) AS n,
@@ -39,18 +44,30 @@ layer_parts AS (
     JOIN constraint_layer l ON l.id = f.layer_id AND l.kind <> 'spatial_plan'
     GROUP BY l.name, l.title, l.kind
 ),
-available AS (
-    SELECT t.geom FROM z JOIN parcel t ON ST_Covers(z.geom, t.geom) WHERE t.land_status = 'available'
+-- Each available parcel's constrained part, per layer and over all layers: the union of its
+-- intersections with the areas that overlap it (found through their GiST index), so that
+-- overlapping areas count once. The zone covers these parcels, so clipping to it changes nothing.
+available_parts AS (
+    SELECT t.id, f.layer_id, ST_Intersection(t.geom, f.geom) AS geom
+    FROM z JOIN parcel t ON {IN_ZONE}
+    JOIN constraint_feature f ON f.geom && t.geom AND ST_Relate(f.geom, t.geom, '2********')
+    JOIN constraint_layer l ON l.id = f.layer_id AND l.kind <> 'spatial_plan'
+    WHERE t.land_status = 'available'
+),
+available_by_layer AS (
+    SELECT l.name, sum(s.m2) / 10000.0 AS ha
+    FROM (SELECT layer_id, ST_Area(ST_Union(geom)::geography, true) AS m2 FROM available_parts
+          GROUP BY layer_id, id) s
+    JOIN constraint_layer l ON l.id = s.layer_id GROUP BY l.name
 ),
 layer_summary AS (
     SELECT lp.name, lp.title, lp.kind, ST_Area(lp.geom::geography, true) / 10000.0 AS ha,
-           coalesce((SELECT sum(ST_Area(ST_Intersection(a.geom, lp.geom)::geography, true))
-                     FROM available a WHERE a.geom && lp.geom), 0) / 10000.0 AS available_ha
-    FROM layer_parts lp
+           coalesce(a.ha, 0) AS available_ha
+    FROM layer_parts lp LEFT JOIN available_by_layer a ON a.name = lp.name
 ),
 constrained_available AS (
-    SELECT coalesce(sum(ST_Area(ST_Intersection(a.geom, u.geom)::geography, true)), 0) / 10000.0 AS ha
-    FROM (SELECT ST_Union(geom) AS geom FROM layer_parts) u JOIN available a ON a.geom && u.geom
+    SELECT coalesce(sum(m2), 0) / 10000.0 AS ha
+    FROM (SELECT ST_Area(ST_Union(geom)::geography, true) AS m2 FROM available_parts GROUP BY id) s
 )
 SELECT json_build_object(
     'zone', z.code,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import read
 from app.geometry import BBox
 from app.queries.catalogue import FeatureType
-from app.queries.features import FETCH_ALL_UP_TO, Page, count_cap, count_matches, pairs
+from app.queries.features import FETCH_ALL_UP_TO, Page, count_cap, count_matches, estimated, pairs
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,8 @@ async def items(
               WHERE {" AND ".join(paged) or "true"}
               ORDER BY {key} {"DESC" if backwards else ""} LIMIT :limit"""
     query = {**params, "cursor": cursor, "limit": limit + 1}
-    has_prev = False
+    cap = count_cap(limit, 0)
+    has_prev, counted = False, False
     fetched: list | None = None
     if backwards:
         fetched = await read(session, sql, query)
@@ -168,27 +169,46 @@ async def items(
     elif after is not None:  # a matching row at or before `after` is on an earlier page
         earlier = f"SELECT EXISTS (SELECT 1 FROM {collection.source} WHERE {condition} AND {key} <= :c)"
         has_prev = bool(await read(session, earlier, {**params, "c": after}, one=True))
+    elif await estimated(session, collection.source, condition, params) < 3 * cap:
+        # The first page of a modest number of matches: its keys' query counts them too (it
+        # reads every match to order them anyway), instead of a second query counting them again.
+        counted = True
+        sql = f"""
+            WITH keys AS MATERIALIZED (
+                SELECT {key} AS k, count(*) OVER () AS matched FROM {collection.source} WHERE {condition}
+                ORDER BY {key} LIMIT :limit)
+            SELECT {key} AS key, ({collection.feature_in(crs)})::text, (SELECT matched FROM keys LIMIT 1)
+            FROM {collection.source} WHERE {condition} AND {key} = ANY(ARRAY(SELECT k FROM keys))
+            ORDER BY {key}"""
     keys: list[Any] = []
+    matched: list[int] = []
+
+    def seen(row: Any) -> str:
+        keys.append(row[0])
+        if counted and not matched:
+            matched.append(row[2])
+        return row[1]
 
     async def features() -> AsyncIterator[str]:
         if fetched is not None:
-            for row_key, feature in fetched:
-                keys.append(row_key)
-                yield feature
+            for row in fetched:
+                yield seen(row)
             return
-        async for row_key, feature in pairs(session, sql, query, limit + 1):
-            keys.append(row_key)
-            yield feature
+        async for row in pairs(session, sql, query, limit + 1):
+            yield seen(row)
 
     async def whole() -> list[str]:
-        found = fetched if fetched is not None else await read(session, sql, query)
-        keys.extend(row[0] for row in found)
-        return [row[1] for row in found]
+        return [seen(row) for row in (fetched if fetched is not None else await read(session, sql, query))]
+
+    async def count() -> tuple[int, bool]:
+        if counted:
+            return (matched[0] if matched else 0), False
+        return await count_matches(session, collection.source, condition, params, cap)
 
     page = Page(
         features=features(),
         limit=limit,
-        count=lambda: count_matches(session, collection.source, condition, params, count_cap(limit, 0)),
+        count=count,
         whole=whole if fetched is not None or limit + 1 <= FETCH_ALL_UP_TO else None,
     )
     return ItemsPage(page, keys, has_prev, backwards)

@@ -34,16 +34,19 @@ def resource(show_holder: bool) -> FeatureType:
 
 
 # Share of the parcel's (geodesic) area inside zone `z`; 1 without computing an intersection
-# when the zone covers the parcel.
+# when the zone covers the parcel (as the parcel's stored zones say).
 SHARE_IN_ZONE = (
-    "CASE WHEN ST_Covers(z.geom, t.geom) THEN 1.0 "
+    "CASE WHEN t.zone_codes @> ARRAY[z.code] THEN 1.0 "
     "ELSE round((ST_Area(ST_Intersection(t.geom, z.geom)::geography, true) "
     "/ nullif(t.area_ha * 10000.0, 0))::numeric, 6) END"
 )
 
 
+# "Within" is the parcel's stored zones (kept by the database, migration 0009): the zone's box finds
+# the candidates through the GiST index, and the stored codes settle them without testing the
+# geometry again. "Intersects" is spatial, and gives the share inside.
 ZONE_RELATION = {
-    "within": "ST_Covers(z.geom, t.geom)",
+    "within": "t.geom @ z.geom AND t.zone_codes @> ARRAY[z.code]",
     "intersects": "ST_Intersects(t.geom, z.geom)",
 }
 

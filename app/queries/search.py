@@ -116,17 +116,16 @@ async def _ground(session: AsyncSession, zones: list[str] | None) -> tuple[dict[
 def _spatial(c: SiteCriteria, counts: dict[str, int], zone_m2: float) -> list[Spatial]:
     spatial = []
     if c.zones:
-        # The zones' parcels are gathered first (zone, then parcels through the GiST index) and
-        # fetched by key. As a semi-join (`t.id IN (...)`) the planner takes PostGIS's estimate
-        # of zone-parcel pairs, which is blind to the choice of zones: once zone has statistics
-        # it expects one zone to hold nearly every parcel and reads parcel sequentially.
+        # The zones' parcels are gathered first (each zone's box, through the GiST index, settled
+        # by the zones the database keeps on each parcel) and fetched by key. As a semi-join
+        # (`t.id IN (...)`) the planner takes PostGIS's estimate of zone-parcel pairs, which is
+        # blind to the choice of zones, and once zone has statistics reads parcel sequentially.
         spatial.append(
             Spatial(
                 zone_m2,
-                drive="t.id = ANY(ARRAY(SELECT p.id FROM zone z JOIN parcel p ON ST_Covers(z.geom, p.geom) "
-                "WHERE z.code = ANY(:zones)))",
-                check="EXISTS (SELECT 1 FROM zone z "
-                "WHERE z.code = ANY(:zones) AND ST_Covers(z.geom, t.geom))",
+                drive="t.id = ANY(ARRAY(SELECT p.id FROM zone z JOIN parcel p ON p.geom @ z.geom "
+                "AND p.zone_codes @> ARRAY[z.code] WHERE z.code = ANY(:zones)))",
+                check="t.zone_codes && CAST(:zones AS text[])",
             )
         )
     if c.max_distance_to_port_m is not None:
