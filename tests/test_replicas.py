@@ -139,9 +139,13 @@ async def test_read_your_own_writes_while_the_standby_is_behind(cluster):
             mine = await client.get(f"/parcels/{pid}", headers=AUTH)
             assert mine.status_code == 200 and mine.headers["x-read-from"] == "primary"
             # Anyone naming the write's position (header, or the cookie a browser keeps) too.
-            named = await client.get(f"/parcels/{pid}", headers={"X-Min-LSN": lsn}, cookies={})
+            kept = client.cookies.get("kaltim_lsn")
+            assert kept == lsn  # as a browser keeps it
+            client.cookies.clear()
+            named = await client.get(f"/parcels/{pid}", headers={"X-Min-LSN": lsn})
             assert named.status_code == 200 and named.headers["x-read-from"] == "primary"
-            with_cookie = await client.get(f"/parcels/{pid}")  # the client kept the cookie
+            client.cookies.set("kaltim_lsn", kept)
+            with_cookie = await client.get(f"/parcels/{pid}")
             assert with_cookie.status_code == 200 and with_cookie.headers["x-read-from"] == "primary"
             # Others read the standby, which has not replayed the write yet: it is a replica.
             client.cookies.clear()
