@@ -298,14 +298,7 @@ async def page(
                 return estimate, True
 
             return page_of_rows(session, sql, paged, limit, count=guessed)
-        sql = f"""
-            WITH keys AS MATERIALIZED (
-                SELECT {order} AS k, count(*) OVER () AS matched FROM {source} WHERE {condition}
-                ORDER BY {order} LIMIT :limit OFFSET :offset)
-            SELECT (SELECT matched FROM keys LIMIT 1), ({feature})::text FROM {source}
-            WHERE {condition} AND {order} = ANY(ARRAY(SELECT k FROM keys))
-            ORDER BY {order}
-        """
+        sql = counted_keys_sql(source, condition, order, f"({feature})::text", offset=True)
         return _counted_page(session, sql, paged, limit, offset, source, condition, params, estimate)
     sql = f"""
         SELECT t.matched, ({feature})::text FROM (
@@ -315,6 +308,20 @@ async def page(
         ORDER BY {order}
     """
     return _counted_page(session, sql, paged, limit, offset, source, condition, params)
+
+
+def counted_keys_sql(source: str, condition: str, order: str, columns: str, *, offset: bool) -> str:
+    """SQL: `columns` (over t) of one page of `source` in `order` (a unique key), each row led by
+    the number of all matches. The page's keys are found first, counting the matches as they
+    are read (ordering reads every one anyway), and the columns built for those rows only.
+    Parameters :limit (and :offset)."""
+    return f"""
+        WITH keys AS MATERIALIZED (
+            SELECT {order} AS k, count(*) OVER () AS matched FROM {source} WHERE {condition}
+            ORDER BY {order} LIMIT :limit{" OFFSET :offset" if offset else ""})
+        SELECT (SELECT matched FROM keys LIMIT 1), {columns} FROM {source}
+        WHERE {condition} AND {order} = ANY(ARRAY(SELECT k FROM keys))
+        ORDER BY {order}"""
 
 
 def _counted_page(

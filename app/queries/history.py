@@ -73,11 +73,11 @@ def row_as_of(table: str) -> str:
     assert table in TABLES
     return f"""(
         SELECT s.state FROM (
-            (SELECT c.before AS state, 2 AS rank FROM change c
+            (SELECT c.before AS state, 1 AS rank FROM change c
              WHERE c.table_name = '{table}' AND c.row_id = :id AND c.changed_at > :as_of
              ORDER BY c.changed_at, c.id LIMIT 1)
             UNION ALL
-            (SELECT to_jsonb(r), 3 FROM {table} r WHERE r.id = :id AND r.created_at <= :as_of)
+            (SELECT to_jsonb(r), 2 FROM {table} r WHERE r.id = :id AND r.created_at <= :as_of)
         ) s ORDER BY s.rank LIMIT 1
     ) found, LATERAL (SELECT was.* FROM {_rebuilt(table, "found.state")}
                       WHERE found.state IS NOT NULL AND was.created_at <= :as_of) t"""

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import read
 from app.geometry import BBox
 from app.queries.catalogue import FeatureType
-from app.queries.features import FETCH_ALL_UP_TO, Page, count_cap, count_matches, estimated, pairs
+from app.queries.features import (
+    FETCH_ALL_UP_TO,
+    Page,
+    count_cap,
+    count_matches,
+    counted_keys_sql,
+    estimated,
+    pairs,
+)
 
 
 @dataclass(frozen=True)
@@ -173,20 +181,17 @@ async def items(
         # The first page of a modest number of matches: its keys' query counts them too (it
         # reads every match to order them anyway), instead of a second query counting them again.
         counted = True
-        sql = f"""
-            WITH keys AS MATERIALIZED (
-                SELECT {key} AS k, count(*) OVER () AS matched FROM {collection.source} WHERE {condition}
-                ORDER BY {key} LIMIT :limit)
-            SELECT {key} AS key, ({collection.feature_in(crs)})::text, (SELECT matched FROM keys LIMIT 1)
-            FROM {collection.source} WHERE {condition} AND {key} = ANY(ARRAY(SELECT k FROM keys))
-            ORDER BY {key}"""
+        columns = f"{key}, ({collection.feature_in(crs)})::text"
+        sql = counted_keys_sql(collection.source, condition, key, columns, offset=False)
     keys: list[Any] = []
     matched: list[int] = []
 
     def seen(row: Any) -> str:
+        if counted:  # (matches, key, Feature)
+            if not matched:
+                matched.append(row[0])
+            row = row[1:]
         keys.append(row[0])
-        if counted and not matched:
-            matched.append(row[2])
         return row[1]
 
     async def features() -> AsyncIterator[str]:
