@@ -9,7 +9,7 @@ from app.queries import features
 from app.queries.catalogue import PRECISION, feature_sql
 from app.queries.facilities import KNN_PARAMS, nearest_by_kind
 from app.queries.features import Page
-from app.queries.parcels import PROPERTIES, SHARE_IN_ZONE
+from app.queries.parcels import IN_ZONE, PROPERTIES, SHARE_IN_ZONE
 from app.queries.zones import ZONE, check_zone_filter
 
 # A parcel straddles zone `z` when its interior overlaps the zone but the zone does not cover it (as
@@ -17,8 +17,6 @@ from app.queries.zones import ZONE, check_zone_filter
 STRADDLES = (
     "t.geom && z.geom AND NOT t.zone_codes @> ARRAY[z.code] AND ST_Relate(z.geom, t.geom, 'T********')"
 )
-# The parcels zone `z` covers: candidates by its box (GiST), settled by their stored zones.
-IN_ZONE = "t.geom @ z.geom AND t.zone_codes @> ARRAY[z.code]"
 
 SUMMARY = f"""
 WITH z AS (SELECT * FROM zone WHERE code = :code),

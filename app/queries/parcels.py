@@ -45,8 +45,9 @@ SHARE_IN_ZONE = (
 # "Within" is the parcel's stored zones (kept by the database, migration 0009): the zone's box finds
 # the candidates through the GiST index, and the stored codes settle them without testing the
 # geometry again. "Intersects" is spatial, and gives the share inside.
+IN_ZONE = "t.geom @ z.geom AND t.zone_codes @> ARRAY[z.code]"
 ZONE_RELATION = {
-    "within": "t.geom @ z.geom AND t.zone_codes @> ARRAY[z.code]",
+    "within": IN_ZONE,
     "intersects": "ST_Intersects(t.geom, z.geom)",
 }
 

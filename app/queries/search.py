@@ -25,7 +25,7 @@ from app.errors import ValidationProblem
 from app.queries import features, layers
 from app.queries.facilities import KNN_PARAMS, nearest_distance
 from app.queries.features import Page, Selection
-from app.queries.parcels import properties
+from app.queries.parcels import IN_ZONE, properties
 
 Sort = Literal["area_ha", "-area_ha", "distance_to_port", "distance_to_capital"]
 
@@ -123,8 +123,8 @@ def _spatial(c: SiteCriteria, counts: dict[str, int], zone_m2: float) -> list[Sp
         spatial.append(
             Spatial(
                 zone_m2,
-                drive="t.id = ANY(ARRAY(SELECT p.id FROM zone z JOIN parcel p ON p.geom @ z.geom "
-                "AND p.zone_codes @> ARRAY[z.code] WHERE z.code = ANY(:zones)))",
+                drive=f"t.id = ANY(ARRAY(SELECT t.id FROM zone z JOIN parcel t ON {IN_ZONE} "
+                "WHERE z.code = ANY(:zones)))",
                 check="t.zone_codes && CAST(:zones AS text[])",
             )
         )
