@@ -22,6 +22,15 @@ from app.config import Settings
 from app.replicas import Router, Standby
 
 CONNECT_TIMEOUT_S = 10.0
+# How the API's connections plan their queries.
+PLANNER_SETTINGS = {
+    # JIT compilation costs ~0.5 s on queries whose cost estimates are high because of PostGIS
+    # calls, and gains nothing: their time is spent inside PostGIS's C functions.
+    "jit": "off",
+    # A request's query runs in one backend: starting parallel workers costs milliseconds (more
+    # than the page queries themselves save), and concurrent requests already share the cores.
+    "max_parallel_workers_per_gather": "0",
+}
 CLIENT_MARGIN_S = 5.0
 
 
@@ -38,16 +47,7 @@ def make_engine(
     connections is cancelled by PostgreSQL when it runs longer (and a transaction left idle
     for long is ended), so no request can hold a connection for ever. With `lock_timeout_s`, a
     wait for a lock another transaction holds ends with an error (55P03) after that long."""
-    server_settings = {
-        "application_name": "kaltim-land-api",
-        # JIT compilation costs ~0.5 s on queries whose cost estimates are high because of PostGIS
-        # calls, and gains nothing: their time is spent inside PostGIS's C functions.
-        "jit": "off",
-        # A request's query runs in one backend: starting parallel workers costs milliseconds
-        # (more than the page queries themselves save), and concurrent requests already share
-        # the cores.
-        "max_parallel_workers_per_gather": "0",
-    }
+    server_settings = {"application_name": "kaltim-land-api", **PLANNER_SETTINGS}
     if query_timeout_s is not None:
         server_settings["statement_timeout"] = str(int(query_timeout_s * 1000))
         server_settings["idle_in_transaction_session_timeout"] = str(int(max(60, 4 * query_timeout_s) * 1000))

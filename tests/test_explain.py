@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import event, text
 
+from app.db import PLANNER_SETTINGS
 from app.queries import layers
 from app.queries.demo import tile_zones
 
@@ -100,6 +101,10 @@ async def explained(connection, client, url: str) -> tuple[httpx.Response, list[
         event.remove(sync, "before_cursor_execute", capture)
     assert response.status_code == 200, response.text
     plans = []
+    for name, value in PLANNER_SETTINGS.items():  # planned as the API's connections plan
+        await connection.execute(
+            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
+        )
     for statement, parameters in statements:
         result = await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
         plans.append((statement, json.dumps(result.scalar())))
