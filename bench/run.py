@@ -329,8 +329,9 @@ def summarise(latencies: list[float], wall: float) -> Run:
 
 async def sql_load(dsn: str, statements: list[tuple[str, tuple]], concurrency: int, seconds: float) -> Run:
     """The API's statements for one request, in order, on one connection each: the floor."""
-    settings = {"jit": "off", "max_parallel_workers_per_gather": "0"}
-    connections = [await asyncpg.connect(dsn, server_settings=settings) for _ in range(concurrency)]
+    from app.db import PLANNER_SETTINGS  # the API's own
+
+    connections = [await asyncpg.connect(dsn, server_settings=PLANNER_SETTINGS) for _ in range(concurrency)]
     latencies: list[float] = []
     try:
 
