@@ -268,22 +268,26 @@ async def run_job(
         counts = await imports.counts(conn)
         await imports.progress(conn, job_id, rows_checked=counts["read"])
         say(f"checked {counts['read']}")
+        refusing = options.mode == "all_or_nothing" and counts["refused"] > 0
+        stored_rows: tuple[int, int] | None = None
+        if target.overlaps:
+            # Overlaps are checked once where that can be: by the database's own rule on the
+            # store, set-wise. Only when it refuses (or nothing will be stored) are the staged
+            # rows checked, so that each overlap is named.
+            if not refusing:
+                try:
+                    stored_rows = await _store(conn, target, the_plan, options, actor)
+                except asyncpg.PostgresError as exc:
+                    if getattr(exc, "sqlstate", "") != "KL001":
+                        raise
+            if stored_rows is None:
+                await imports.check_overlaps(conn, upsert=options.upsert)
+                counts = await imports.counts(conn)
+                refusing = options.mode == "all_or_nothing" and counts["refused"] > 0
+        if stored_rows is None and not refusing:
+            stored_rows = await _store(conn, target, the_plan, options, actor)
         await imports.save_refusals(conn, job_id)
-        inserted = updated = 0
-        nothing = options.mode == "all_or_nothing" and counts["refused"] > 0
-        if not nothing:
-            transaction = conn.transaction()
-            await transaction.start()
-            try:
-                await conn.execute("SELECT set_config('kaltim.actor', $1, true)", actor)
-                inserted, updated = await imports.store(conn, target, the_plan.present, upsert=options.upsert)
-            except BaseException:
-                await transaction.rollback()
-                raise
-            if options.dry_run:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
+        inserted, updated = stored_rows or (0, 0)
         stored = 0 if options.dry_run else inserted + updated
         await imports.progress(conn, job_id, rows_stored=stored)
         say(f"stored {stored}")
@@ -303,7 +307,7 @@ async def run_job(
             "fields": the_plan.ours,
             "warnings": warnings,
         }
-        state = ImportState.refused if nothing else ImportState.succeeded
+        state = ImportState.refused if refusing else ImportState.succeeded
         await imports.finish(conn, job_id, state, outcome)
         return outcome
     except (SourceInvalid, OptionsInvalid) as exc:
@@ -319,6 +323,26 @@ async def run_job(
             await imports.drop_stage(conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             pass  # the connection is gone, and its temporary table with it
+
+
+async def _store(
+    conn: asyncpg.Connection, target: imports.Target, the_plan: Plan, options: Options, actor: str
+) -> tuple[int, int]:
+    """Store the rows without a reason in one transaction (rolled back for a dry run); returns
+    (inserted, updated). A rule of the database that refuses a row raises, and nothing is kept."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await conn.execute("SELECT set_config('kaltim.actor', $1, true)", actor)
+        stored = await imports.store(conn, target, the_plan.present, upsert=options.upsert)
+    except BaseException:
+        await transaction.rollback()
+        raise
+    if options.dry_run:
+        await transaction.rollback()
+    else:
+        await transaction.commit()
+    return stored
 
 
 def _database_message(exc: asyncpg.PostgresError) -> str:

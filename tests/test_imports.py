@@ -275,6 +275,40 @@ async def test_refused_rows_are_reported_with_their_reasons_and_nothing_is_store
     assert await history_rows(url) == changes + 1
 
 
+async def test_overlaps_alone_are_each_named(server, tmp_path):
+    """A file whose only faults are overlaps: the database's rule refuses the store, and the
+    staged rows are then checked so that each overlap is named, in every mode."""
+    base, url = server
+    origin = move(*KARIANGAU, 90, 12_000)
+    first = finished(
+        base, post(base, land_office_file(tmp_path / "a.geojson", origin, "OVA"), mapping=MAPPING)
+    )
+    assert first["outcome"]["inserted"] == 3, first
+    ids = {code: feature["id"] for code, feature in stored(base, "OVA").items()}
+    path = land_office_file(tmp_path / "b.geojson", move(*origin, 90, 1000), "OVB", count=4)
+    data = json.loads(path.read_text())
+    # Row 2 half over OVA-2; row 4 half over row 3 of the same file.
+    ova2 = shape(stored(base, "OVA")["OVA-2"]["geometry"])
+    data["features"][1]["geometry"]["coordinates"] = [
+        rectangle(*move(ova2.bounds[0], ova2.bounds[1], 90, 50), 100, 100)
+    ]
+    ring = data["features"][2]["geometry"]["coordinates"][0]
+    data["features"][3]["geometry"]["coordinates"] = [[list(move(x, y, 90, 50)) for x, y in ring]]
+    path.write_text(json.dumps(data))
+    expected = {2: f"overlaps parcel {ids['OVA-2']} (OVA-2)", 4: "overlaps row 3 of this file"}
+    changes = await history_rows(url)
+    for options in ({}, {"dry_run": True}):
+        job = finished(base, post(base, path, mapping=MAPPING, **options))
+        assert job["state"] == "refused" and job["outcome"]["refused"] == 2, job
+        assert {r["row_number"]: r["reasons"] for r in job["refused_rows"]} == {
+            row: [reason] for row, reason in expected.items()
+        }
+        assert stored(base, "OVB") == {} and await history_rows(url) == changes
+    job = finished(base, post(base, path, mapping=MAPPING, mode="skip_invalid"))
+    assert job["state"] == "succeeded" and job["outcome"]["inserted"] == 2, job
+    assert set(stored(base, "OVB")) == {"OVB-1", "OVB-3"} and await history_rows(url) == changes + 2
+
+
 async def test_dry_run_checks_everything_and_stores_nothing(server, tmp_path):
     base, url = server
     path = land_office_file(tmp_path / "dry.geojson", move(*KARIANGAU, 90, 6000), "DRY")

@@ -420,18 +420,24 @@ async def check(
     repair: bool,
     upsert: bool,
 ) -> None:
-    """Every check, set-wise, each row keeping all the reasons found for it."""
+    """Every check but overlaps, set-wise, each row keeping all the reasons found for it."""
     for statement in value_checks(target, present):
         await conn.execute(statement)
     await read_geometries(conn, srid)
     for statement in geometry_checks(target, rules, repair):
         await conn.execute(statement)
-    await conn.execute("CREATE INDEX ON import_stage USING gist (geom)")
-    await conn.execute("ANALYZE import_stage")
     statements = code_checks(target, upsert)
     if target.overlaps:
-        statements += overlap_checks(upsert) + project_checks(upsert)
+        statements += project_checks(upsert)
     for statement in statements:
+        await conn.execute(statement)
+
+
+async def check_overlaps(conn: asyncpg.Connection, *, upsert: bool) -> None:
+    """The overlaps of the rows still clean, each named (a row of the file, or a parcel)."""
+    await conn.execute("CREATE INDEX IF NOT EXISTS import_stage_geom ON import_stage USING gist (geom)")
+    await conn.execute("ANALYZE import_stage")
+    for statement in overlap_checks(upsert):
         await conn.execute(statement)
 
 
