@@ -36,6 +36,8 @@ IGNORED_FIELDS |= {"share_in_zone", "distance_to_port_m", "distance_to_capital_m
 IGNORED_FIELDS |= {"regency", "regency_code", "district", "district_code", "constraints"}
 IGNORED_FIELDS |= {name[:10] for name in IGNORED_FIELDS}  # as a Shapefile export shortens them
 REFUSALS_IN_REPORT = 100
+# One encoder for every row's own properties (json.dumps with options makes one per call).
+ORIGINAL_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class OptionsInvalid(ValueError):
@@ -141,6 +143,8 @@ async def target_of(conn: asyncpg.Connection, layer: str) -> imports.Target:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str:
+        return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -188,7 +192,7 @@ def _records(
                 reasons.append(f"bad {target.extra}: {exc}")
                 attributes = None
         original = {k: v for k, v in values.items() if k not in IGNORED_FIELDS}
-        record = (first + offset, json.dumps(original, ensure_ascii=False, default=str), wkb, reasons)
+        record = (first + offset, ORIGINAL_JSON(original), wkb, reasons)
         record += tuple(ours[c] for c in columns)
         if target.extra:
             record += (None if attributes is None else json.dumps(attributes, ensure_ascii=False),)

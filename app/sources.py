@@ -179,8 +179,13 @@ def _first_line(exc: Exception, path: Path | str = "", name: str = "the file") -
     return line.split("; It might help")[0].strip().rstrip(".")[:300]
 
 
+JSON_AS_IS = (str, int, type(None))
+
+
 def plain(value: Any) -> Any:
     """A value read from a file as JSON can hold it."""
+    if type(value) in JSON_AS_IS:  # most values: nothing to do (bool is not int's type)
+        return value
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):

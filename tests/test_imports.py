@@ -279,7 +279,7 @@ async def test_overlaps_alone_are_each_named(server, tmp_path):
     """A file whose only faults are overlaps: the database's rule refuses the store, and the
     staged rows are then checked so that each overlap is named, in every mode."""
     base, url = server
-    origin = move(*KARIANGAU, 90, 12_000)
+    origin = move(*KARIANGAU, 0, 4000)
     first = finished(
         base, post(base, land_office_file(tmp_path / "a.geojson", origin, "OVA"), mapping=MAPPING)
     )
