@@ -138,9 +138,32 @@ class SecurityHeaders:
         await self.app(scope, receive, secure)
 
 
+class HeadAsGet:
+    """HEAD answered as GET would be, without the body (RFC 9110, 9.3.2): the same status and
+    headers (ETag, Content-Type, Content-Length), for clients and caches that ask before they
+    fetch. The routes are declared for GET only, so they see a GET."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headless(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headless)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: validators see the uncompressed body, CORS and the security headers
-    wrap everything."""
+    wrap everything, and HEAD is a GET to all of them."""
     app.add_middleware(Validators)
     # gzip, br or deflate by the client's Accept-Encoding, for bodies over 1 KB; tiles are
     # already compact and are left alone.
@@ -155,3 +178,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         expose_headers=["Location", "ETag", "Last-Modified", "Retry-After"],
     )
     app.add_middleware(SecurityHeaders, basemap_url=settings.map_basemap_url)
+    app.add_middleware(HeadAsGet)

@@ -5,6 +5,7 @@ from email.utils import parsedate_to_datetime
 
 from tests.conftest import AUTH
 from tests.geo import ORIGIN, parcel, rectangle
+from tests.test_tiles import tile_of
 
 
 async def test_cors(client):
@@ -48,3 +49,26 @@ async def test_etag_and_last_modified(client):
     assert (
         await client.get("/parcels", headers={"If-None-Match": listing.headers["etag"]})
     ).status_code == 304
+
+
+async def test_head_answers_as_get_would_without_a_body(client, seeded):
+    created = (
+        await client.post("/parcels", json=parcel(rectangle(*ORIGIN, 100, 100), "HD-1"), headers=AUTH)
+    ).json()
+    x, y = tile_of(*ORIGIN, 14)
+    paths = [
+        "/",
+        "/zones",
+        f"/parcels/{created['id']}",
+        "/ogc/collections/parcels/items?limit=5",
+        f"/tiles/parcels/14/{x}/{y}.mvt",
+        "/parcels/999999999",  # a 404: the same problem's headers
+        "/parcels?limit=0",  # a 422
+    ]
+    for path in paths:
+        for encoding in ("identity", "gzip"):
+            get = await client.get(path, headers={"Accept-Encoding": encoding})
+            head = await client.head(path, headers={"Accept-Encoding": encoding})
+            assert head.status_code == get.status_code and head.content == b"", path
+            for name in ("content-type", "content-length", "content-encoding", "etag", "last-modified"):
+                assert head.headers.get(name) == get.headers.get(name), (path, encoding, name)
