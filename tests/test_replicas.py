@@ -5,11 +5,13 @@ to the primary, read-your-own-writes while the standby lags, and no reads from a
 lags too far or cannot be reached."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -103,6 +105,16 @@ async def _served(client, replicas_expected: bool = True) -> None:
     await _until(polled)
 
 
+@contextlib.asynccontextmanager
+async def replay_paused(standby: str) -> AsyncIterator[None]:
+    """The standby's replay paused for the block (it falls behind the primary), resumed after."""
+    await _standby_sql(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        await _standby_sql(standby, "SELECT pg_wal_replay_resume()")
+
+
 async def test_a_real_standby(cluster):
     _, standby = cluster
     assert await _standby_sql(standby, "SELECT pg_is_in_recovery()") is True
@@ -128,8 +140,7 @@ async def test_read_your_own_writes_while_the_standby_is_behind(cluster):
     primary, standby = cluster
     async with app_client(None, _settings(primary, [standby], replica_max_lag_s=60)) as client:
         await _served(client)
-        await _standby_sql(standby, "SELECT pg_wal_replay_pause()")
-        try:
+        async with replay_paused(standby):
             created = await client.post(
                 "/parcels", json=parcel(rectangle(*SPOT, 40, 40), "RP-2"), headers=AUTH
             )
@@ -151,8 +162,6 @@ async def test_read_your_own_writes_while_the_standby_is_behind(cluster):
             client.cookies.clear()
             others = await client.get(f"/parcels/{pid}")
             assert others.headers["x-read-from"] == "replica" and others.status_code == 404
-        finally:
-            await _standby_sql(standby, "SELECT pg_wal_replay_resume()")
 
         async def caught_up() -> bool:
             response = await client.get(f"/parcels/{pid}", headers=AUTH)
@@ -166,8 +175,7 @@ async def test_a_standby_too_far_behind_serves_no_reads(cluster):
     primary, standby = cluster
     async with app_client(None, _settings(primary, [standby], replica_max_lag_s=0.5)) as client:
         await _served(client)
-        await _standby_sql(standby, "SELECT pg_wal_replay_pause()")
-        try:
+        async with replay_paused(standby):
             created = await client.post(
                 "/parcels", json=parcel(rectangle(*SPOT, 40, 40), "RP-3"), headers=AUTH
             )
@@ -175,8 +183,6 @@ async def test_a_standby_too_far_behind_serves_no_reads(cluster):
             await _served(client, replicas_expected=False)  # after REPLICA_MAX_LAG_S
             anyone = await client.get(f"/parcels/{created.json()['id']}")
             assert anyone.status_code == 200 and anyone.headers["x-read-from"] == "primary"
-        finally:
-            await _standby_sql(standby, "SELECT pg_wal_replay_resume()")
         await client.delete(f"/parcels/{created.json()['id']}", headers=AUTH)
 
 
