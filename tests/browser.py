@@ -1,7 +1,9 @@
 """Pages in a real browser: headless Chromium (Debian's), driven by Playwright, reaching nothing
 but the service."""
 
+import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,18 @@ ARGS = [
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
 ]
+
+
+async def wait_until(page: Any, expression: str, timeout: float = 60_000) -> None:
+    """Until the JavaScript `expression` (or function) is true in the page, polled with one
+    page.evaluate at a time. (page.wait_for_function polls by eval inside the page, which our
+    Content-Security-Policy refuses at times: it allows no 'unsafe-eval'.)"""
+    deadline = time.monotonic() + timeout / 1000
+    while not await page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout:.0f} ms: {expression}")
+        await asyncio.sleep(0.1)
+
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed; .ci/run installs it")
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.browser import needs_chromium, offline_page
+from tests.browser import needs_chromium, offline_page, wait_until
 from tests.conftest import API_KEY, AUTH, ROOT, prepared_database, serve
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -75,12 +75,12 @@ async def site(fresh_database) -> Site:
 
 async def opened(visit, base: str) -> None:
     await visit.page.goto(f"{base}/map")
-    await visit.page.wait_for_function(READY, timeout=60_000)
+    await wait_until(visit.page, READY, timeout=60_000)
 
 
 async def settled(page) -> None:
-    await page.wait_for_function(
-        "() => window.kaltimMap.loaded() && window.kaltimMap.areTilesLoaded()", timeout=60_000
+    await wait_until(
+        page, "() => window.kaltimMap.loaded() && window.kaltimMap.areTilesLoaded()", timeout=60_000
     )
 
 
@@ -323,8 +323,8 @@ async def test_labels_of_zones_ikn_and_the_airport_show_without_overlapping(site
 
         # The zone buttons lead to each zone, its label in view.
         await page.locator("#zones button[data-zone='kek-mbtk']").click()
-        await page.wait_for_function(
-            "() => !window.kaltimMap.isMoving() && window.kaltimMap.getZoom() > 12", timeout=30_000
+        await wait_until(
+            page, "() => !window.kaltimMap.isMoving() && window.kaltimMap.getZoom() > 12", timeout=30_000
         )
         await settled(page)
         shown = {label["label"] for label in await page.evaluate(LABELS_IN_VIEW)}

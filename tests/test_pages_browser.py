@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser import needs_chromium, offline_page
+from tests.browser import needs_chromium, offline_page, wait_until
 from tests.conftest import prepared_database, serve
 
 pytestmark = needs_chromium
@@ -35,8 +35,8 @@ async def test_swagger_ui_draws_every_operation_offline(site, tmp_path: Path):
     expected = operations(site)
     async with offline_page(site) as visit:
         await visit.page.goto(f"{site}/docs")
-        await visit.page.wait_for_function(
-            f"document.querySelectorAll('.opblock').length >= {expected}", timeout=60_000
+        await wait_until(
+            visit.page, f"document.querySelectorAll('.opblock').length >= {expected}", timeout=60_000
         )
         drawn = await visit.page.locator(".opblock").count()
         summary = await visit.page.locator(".opblock-summary-path").first.inner_text()
@@ -73,7 +73,7 @@ async def test_an_items_page_draws_its_features_on_the_map_offline(site, tmp_pat
     assert ids
     async with offline_page(site, 1000, 800) as visit:
         await visit.page.goto(f"{site}/ogc/collections/{collection}/items?f=html&limit=20")
-        await visit.page.wait_for_function(DRAWN, timeout=60_000)
+        await wait_until(visit.page, DRAWN, timeout=60_000)
         drawn = await visit.page.evaluate(
             "[...new Set(window.featureMap.queryRenderedFeatures().map((f) => String(f.properties.fid)))]"
         )
@@ -87,7 +87,7 @@ async def test_a_click_on_a_parcel_leads_to_its_page_and_its_map(site, tmp_path:
     async with offline_page(site, 1000, 800) as visit:
         page = visit.page
         await page.goto(f"{site}/ogc/collections/parcels/items?f=html&limit=5")
-        await page.wait_for_function(DRAWN, timeout=60_000)
+        await wait_until(page, DRAWN, timeout=60_000)
         # a point of the canvas well inside a drawn parcel: the same one 5 px around it
         clicked, x, y = await page.evaluate("""() => {
             const map = window.featureMap;
@@ -106,7 +106,7 @@ async def test_a_click_on_a_parcel_leads_to_its_page_and_its_map(site, tmp_path:
         await link.wait_for(timeout=30_000)
         await link.click()
         await page.wait_for_url(f"**/ogc/collections/parcels/items/{clicked}?f=html", timeout=30_000)
-        await page.wait_for_function(DRAWN, timeout=60_000)
+        await wait_until(page, DRAWN, timeout=60_000)
         drawn = await page.evaluate(
             "[...new Set(window.featureMap.queryRenderedFeatures().map((f) => f.properties.fid))]"
         )
