@@ -435,7 +435,7 @@ async def check(
 
 async def check_overlaps(conn: asyncpg.Connection, *, upsert: bool) -> None:
     """The overlaps of the rows still clean, each named (a row of the file, or a parcel)."""
-    await conn.execute("CREATE INDEX IF NOT EXISTS import_stage_geom ON import_stage USING gist (geom)")
+    await conn.execute("CREATE INDEX ON import_stage USING gist (geom)")
     await conn.execute("ANALYZE import_stage")
     for statement in overlap_checks(upsert):
         await conn.execute(statement)
